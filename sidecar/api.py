@@ -1,0 +1,212 @@
+"""REST API v1. The OpenAPI document (``/api/v1/openapi.json``) is the reference."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+
+from .apitokens import ApiToken
+from .app import services
+from .launches import Launch
+from .paths import PathRejected, validate_relative_path
+from .problems import Problem
+from .slugs import InvalidUserId, slug_for, validate_user_id
+from .store import TERMINAL_STATES
+
+api = Blueprint("api", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+KEEPALIVE_SECONDS = 15.0
+
+
+def _bearer() -> ApiToken:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Problem(401, "auth-required", "Authentication required",
+                      "Send an API token as 'Authorization: Bearer <token>'. An administrator "
+                      "creates one with 'nextpyter-admin token create'.",)
+    token = services().api_tokens.check(value.strip())
+    if token is None:
+        raise Problem(401, "auth-invalid", "API token not valid",
+                      "The API token is unknown or was revoked. Ask an administrator for a new one.")
+    return token
+
+
+def require_scope(scope: str) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _require(_bearer(), scope)
+            return view(*args, **kwargs)
+        return cast(F, wrapper)
+    return decorate
+
+
+def _user(user_id: str) -> str:
+    try:
+        return validate_user_id(user_id)
+    except InvalidUserId as error:
+        raise Problem(400, "invalid-user", "Invalid user id", f"{user_id[:80]!r}: {error}.") from None
+
+
+def _launch_json(launch: Launch) -> dict[str, Any]:
+    return {
+        "id": launch.id,
+        "user": launch.user_id,
+        "slug": launch.slug,
+        "url": launch.url,
+        "status": f"/api/v1/launches/{launch.id}",
+        "events": f"/api/v1/launches/{launch.id}/events",
+    }
+
+
+@api.post("/launch")
+def launch() -> Response:
+    """Browser form POST (``token`` field) or JSON: ``{"token": …}``, or a bearer API
+    token with ``sessions:write`` and ``{"user", "path", "profile"}``."""
+    svc = services()
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise Problem(400, "body-invalid", "Malformed request",
+                          "The body must be a JSON object: {\"token\": \"<launch token>\"}.")
+        if "token" in body:
+            token = svc.verifier.verify(body["token"])
+            user_id, path, profile = token.user_id, token.path, token.profile
+        else:
+            _require(_bearer(), "sessions:write")
+            user_id = _user(body.get("user") if isinstance(body.get("user"), str) else "")
+            try:
+                path = validate_relative_path(body.get("path", ""))
+            except PathRejected as error:
+                raise Problem(400, "path-refused", "Path refused", f"{error}.") from None
+            profile = body.get("profile", svc.settings.profiles[0])
+            if profile not in svc.settings.profiles:
+                raise Problem(400, "profile-unknown", "Unknown profile",
+                              f"Offered profiles: {', '.join(svc.settings.profiles)}.")
+        started = svc.launcher.launch(user_id, path, profile)
+        response = jsonify(_launch_json(started))
+        response.status_code = 202
+        response.headers["Location"] = f"/api/v1/launches/{started.id}"
+    else:
+        token = svc.verifier.verify(request.form.get("token"))
+        started = svc.launcher.launch(token.user_id, token.path, token.profile)
+        response = Response(render_template("progress.html", launch=started), mimetype="text/html")
+    svc.cookies.set_on(response, started.user_id, started.slug)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _require(token: ApiToken, scope: str) -> None:
+    if not token.allows(scope):
+        raise Problem(403, "scope-missing", "Not allowed",
+                      f"This API token lacks the '{scope}' scope. Ask an administrator "
+                      "for a token with it.")
+
+
+def _launch_state(launch_id: str) -> dict[str, str]:
+    if len(launch_id) > 64 or not launch_id.replace("-", "").replace("_", "").isalnum():
+        raise Problem(404, "launch-unknown", "Unknown launch", "There is no launch with this id.")
+    event = services().events.latest(launch_id)
+    if event is None:
+        raise Problem(404, "launch-unknown", "Unknown launch",
+                      "There is no launch with this id (launches are kept for an hour). "
+                      "Open the notebook again from Nextcloud.")
+    return event
+
+
+@api.get("/launches/<launch_id>")
+def launch_status(launch_id: str) -> Response:
+    return jsonify(_launch_state(launch_id))
+
+
+@api.get("/launches/<launch_id>/events")
+def launch_events(launch_id: str) -> Response:
+    """Server-sent events: one ``progress`` event per step, until ready or failed."""
+    _launch_state(launch_id)
+    svc = services()
+    deadline = time.monotonic() + svc.settings.progress_timeout
+    last_id = request.headers.get("Last-Event-ID", "0")
+
+    def stream() -> Iterator[str]:
+        yield "retry: 1000\n\n"
+        for item in svc.events.follow(launch_id, last_id, block_seconds=KEEPALIVE_SECONDS):
+            if item is None:
+                if time.monotonic() > deadline:
+                    failed = {"state": "failed", "message": "The launch is taking too long. "
+                              "Open the notebook again from Nextcloud."}
+                    yield f"event: progress\ndata: {json.dumps(failed)}\n\n"
+                    return
+                yield ": keepalive\n\n"
+                continue
+            event_id, event = item
+            yield f"id: {event_id}\nevent: progress\ndata: {json.dumps(event)}\n\n"
+            if event.get("state") in TERMINAL_STATES:
+                return
+
+    response = Response(stream_with_context(stream()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+@api.get("/sessions")
+@require_scope("admin")
+def list_sessions() -> Response:
+    return jsonify({"sessions": [s.to_dict() for s in services().backend.list()]})
+
+
+@api.get("/sessions/<user_id>")
+@require_scope("sessions:read")
+def session_status(user_id: str) -> Response:
+    server = services().backend.status(slug_for(_user(user_id)))
+    if server is None:
+        raise Problem(404, "no-server", "No server",
+                      f"{user_id!r} has no running server. Launch one from Nextcloud Files.")
+    return jsonify(server.to_dict())
+
+
+@api.delete("/sessions/<user_id>")
+@require_scope("sessions:write")
+def stop_session(user_id: str) -> Response:
+    if not services().backend.stop(slug_for(_user(user_id))):
+        raise Problem(404, "no-server", "No server", f"{user_id!r} has no running server.")
+    return Response(status=204)
+
+
+@api.get("/health")
+def health() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@api.get("/ready")
+def ready() -> Response:
+    svc = services()
+    checks: dict[str, str] = {}
+    try:
+        svc.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as error:
+        checks["redis"] = f"unreachable: {type(error).__name__}"
+    try:
+        svc.keys.get("")  # loads the set, or refreshes a stale one
+        count = len(svc.keys.kids())
+        checks["jwks"] = f"ok ({count} keys)" if count else "no usable Ed25519 keys"
+    except Exception as error:
+        checks["jwks"] = f"unavailable: {type(error).__name__}"
+    ok = all(v.startswith("ok") for v in checks.values())
+    response = jsonify({"status": "ok" if ok else "unavailable", "checks": checks})
+    response.status_code = 200 if ok else 503
+    return response
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    text = resources.files("sidecar").joinpath("openapi.json").read_text(encoding="utf-8")
+    return Response(text, mimetype="application/json")

@@ -1,0 +1,97 @@
+"""The sidecar's Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Flask, current_app
+
+from . import problems
+from .apitokens import ApiTokens
+from .config import Settings, load_settings
+from .launches import Launcher
+from .runtime import Backend, make_backend
+from .sessions import SessionCookies
+from .store import LaunchEvents, RedisJtiStore, connect
+from .tokens import KeySet, LaunchTokenVerifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs, built once per process."""
+
+    settings: Settings
+    redis: redis.Redis
+    backend: Backend
+    keys: KeySet
+    verifier: LaunchTokenVerifier
+    launcher: Launcher
+    events: LaunchEvents
+    cookies: SessionCookies
+    api_tokens: ApiTokens
+
+
+def services() -> Services:
+    svc: Services = current_app.extensions["nextpyter"]
+    return svc
+
+
+def build_services(settings: Settings, backend: Backend | None = None) -> Services:
+    client = connect(settings.redis_url)
+    backend = backend or make_backend(settings)
+    keys = KeySet(settings.jwks, refresh_interval=settings.jwks_refresh_interval)
+    return Services(
+        settings=settings,
+        redis=client,
+        backend=backend,
+        keys=keys,
+        verifier=LaunchTokenVerifier(
+            keys,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            jti_store=RedisJtiStore(client),
+            profiles=settings.profiles,
+            clock_skew=settings.clock_skew,
+        ),
+        launcher=Launcher(
+            backend, client, settings.secret_key, settings.data_dir, settings.start_timeout
+        ),
+        events=LaunchEvents(client),
+        cookies=SessionCookies(
+            settings.secret_key, settings.session_max_age, settings.cookie_secure
+        ),
+        api_tokens=ApiTokens(client),
+    )
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
+    svc = build_services(settings, **overrides)
+    app.extensions["nextpyter"] = svc
+    svc.backend.reconcile()
+
+    from .api import api
+    from .authorize import authorize
+    from .pages import pages
+
+    app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(authorize, url_prefix="/internal")
+    app.register_blueprint(pages)
+    problems.register(app)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    log.info("sidecar ready: backend %s, data %s", settings.backend, settings.data_dir)
+    return app

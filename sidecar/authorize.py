@@ -1,0 +1,37 @@
+"""The gateway's ``auth_request``: may this browser reach ``/user/<slug>/``?
+
+nginx asks on every HTTP request to a notebook server (websocket frames pass
+without asking), so this is the hot path: the cookie is checked in memory and
+the upstream is derived from the slug, with no Redis or runtime call. nginx
+only understands 2xx, 401 and 403 here, so those are the only answers.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from .app import services
+from .sessions import COOKIE_NAME, SessionInvalid, jupyter_token
+from .slugs import is_slug
+
+authorize = Blueprint("authorize", __name__)
+
+
+@authorize.get("/authorize")
+def check() -> Response:
+    slug = request.headers.get("X-NextPyter-Slug", "")
+    if not is_slug(slug):
+        return Response("no such server\n", status=403, mimetype="text/plain")
+    svc = services()
+    try:
+        claims = svc.cookies.read(request.cookies.get(COOKIE_NAME))
+    except SessionInvalid as error:
+        return Response(f"{error}\n", status=401, mimetype="text/plain")
+    if claims.slug != slug:
+        return Response("this server belongs to another user\n", status=403, mimetype="text/plain")
+    response = Response(status=200)
+    response.headers["X-NextPyter-User"] = claims.slug
+    response.headers["X-NextPyter-Upstream"] = svc.backend.upstream(slug)
+    response.headers["X-NextPyter-Upstream-Token"] = jupyter_token(svc.settings.secret_key, slug)
+    response.headers["Cache-Control"] = "no-store"
+    return response

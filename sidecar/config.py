@@ -1,0 +1,131 @@
+"""The sidecar's settings, read once from environment variables.
+
+Every variable is documented in docs/configuration.md; a bad value stops the
+start with a message that names the variable and says what it should be.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "NEXTPYTER_"
+PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_key: str
+    data_dir: Path
+    runtime_dir: Path
+    jwks: str
+    token_issuer: str
+    token_audience: str = "nextpyter-sidecar"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    backend: str = "local"
+    profiles: tuple[str, ...] = ("default",)
+    clock_skew: int = 30
+    cookie_secure: bool = True
+    session_max_age: int = 12 * 3600
+    start_timeout: float = 60.0
+    progress_timeout: float = 300.0
+    jwks_refresh_interval: float = 300.0
+    dev_signing_key: Path | None = None
+    local_python: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = env.get(PREFIX + name)
+    if value is None or value == "":
+        if default is None:
+            raise ConfigError(f"{PREFIX}{name} is required but not set; see docs/configuration.md")
+        return default
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _get(env, name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{PREFIX}{name}={value} is out of range ({low} to {high})")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name, "true" if default else "false").strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{PREFIX}{name}={raw!r} is not a boolean (use true or false)")
+
+
+def _dir(env: Mapping[str, str], name: str, default: str | None = None) -> Path:
+    path = Path(_get(env, name, default))
+    if not path.is_absolute():
+        raise ConfigError(f"{PREFIX}{name}={path} must be an absolute path")
+    return path
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise :class:`ConfigError` on the first bad one."""
+    env = os.environ if env is None else env
+    secret = _get(env, "SECRET_KEY")
+    if len(secret) < 32:
+        raise ConfigError(
+            f"{PREFIX}SECRET_KEY must have at least 32 characters "
+            "(generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    data_dir = _dir(env, "DATA_DIR")
+    if not data_dir.is_dir():
+        raise ConfigError(f"{PREFIX}DATA_DIR={data_dir} is not a directory")
+    backend = _get(env, "BACKEND", "local")
+    if backend not in {"local"}:
+        raise ConfigError(f"{PREFIX}BACKEND={backend!r} is not a known backend (known: local)")
+    profiles = tuple(p.strip() for p in _get(env, "PROFILES", "default").split(",") if p.strip())
+    for profile in profiles:
+        if not PROFILE_RE.fullmatch(profile):
+            raise ConfigError(
+                f"{PREFIX}PROFILES has {profile!r}: a profile name is 1-32 characters of a-z 0-9 _ -"
+            )
+    if not profiles:
+        raise ConfigError(f"{PREFIX}PROFILES must name at least one profile")
+    redis_url = _get(env, "REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
+    dev_key = env.get(PREFIX + "DEV_SIGNING_KEY") or None
+    if dev_key and not Path(dev_key).is_file():
+        raise ConfigError(f"{PREFIX}DEV_SIGNING_KEY={dev_key} is not a file")
+    jwks = _get(env, "JWKS")
+    if not jwks.startswith(("https://", "http://", "/")):
+        raise ConfigError(f"{PREFIX}JWKS must be an http(s) URL or an absolute file path")
+    return Settings(
+        secret_key=secret,
+        data_dir=data_dir.resolve(),
+        runtime_dir=_dir(env, "RUNTIME_DIR", "/run/nextpyter"),
+        jwks=jwks,
+        token_issuer=_get(env, "TOKEN_ISSUER"),
+        token_audience=_get(env, "TOKEN_AUDIENCE", "nextpyter-sidecar"),
+        redis_url=redis_url,
+        backend=backend,
+        profiles=profiles,
+        clock_skew=_int(env, "CLOCK_SKEW", 30, 0, 300),
+        cookie_secure=_bool(env, "COOKIE_SECURE", True),
+        session_max_age=_int(env, "SESSION_MAX_AGE", 12 * 3600, 60, 30 * 24 * 3600),
+        start_timeout=float(_int(env, "START_TIMEOUT", 60, 5, 3600)),
+        progress_timeout=float(_int(env, "PROGRESS_TIMEOUT", 300, 10, 3600)),
+        jwks_refresh_interval=float(_int(env, "JWKS_REFRESH_INTERVAL", 300, 10, 86400)),
+        dev_signing_key=Path(dev_key) if dev_key else None,
+        local_python=_get(env, "LOCAL_PYTHON", ""),
+    )

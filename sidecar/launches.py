@@ -1,0 +1,135 @@
+"""Launching a user's server: one spawn per user, progress any replica can follow.
+
+:meth:`Launcher.launch` returns at once with a launch id; a thread takes the
+user's spawn lock (Redis, shared by every worker and replica), reuses the
+running server or starts one, and publishes each step to the launch's event
+stream. The progress page and the API follow that stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import redis
+
+from .paths import PathRejected, user_files_dir
+from .problems import Problem
+from .runtime import Backend, BackendError, ServerSpec
+from .sessions import jupyter_token
+from .slugs import slug_for
+from .store import LaunchEvents, spawn_lock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Launch:
+    id: str
+    user_id: str
+    slug: str
+    url: str
+
+
+def notebook_url(slug: str, path: str, is_dir: bool) -> str:
+    """Where JupyterLab shows ``path``: a file opens in an editor, a folder in the browser."""
+    base = f"/user/{slug}/lab"
+    if not path:
+        return base
+    return f"{base}/tree/{quote(path)}" if not is_dir else f"{base}/tree/{quote(path)}/"
+
+
+class Launcher:
+    def __init__(
+        self,
+        backend: Backend,
+        client: redis.Redis,
+        secret_key: str,
+        data_dir: Path,
+        start_timeout: float,
+    ) -> None:
+        self.backend = backend
+        self.client = client
+        self.events = LaunchEvents(client)
+        self.secret_key = secret_key
+        self.data_dir = data_dir
+        self.start_timeout = start_timeout
+
+    def launch(self, user_id: str, path: str, profile: str) -> Launch:
+        slug = slug_for(user_id)
+        try:
+            files = user_files_dir(self.data_dir, user_id)
+        except PathRejected as error:
+            raise Problem(403, "files-refused", "Files folder refused", str(error)) from None
+        if not files.is_dir():
+            raise Problem(
+                404,
+                "no-files-folder",
+                "No files folder",
+                f"NextPyter found no files folder for the user {user_id!r}. Log in to Nextcloud "
+                "once so that it is created, or ask your administrator to check NEXTPYTER_DATA_DIR.",
+            )
+        target = files / path if path else files
+        url = notebook_url(slug, path, target.is_dir())
+        launch = Launch(id=secrets.token_urlsafe(18), user_id=user_id, slug=slug, url=url)
+        spec = ServerSpec(
+            user_id=user_id,
+            slug=slug,
+            profile=profile,
+            files_dir=files,
+            token=jupyter_token(self.secret_key, slug),
+        )
+        self.events.publish(launch.id, "queued", "Preparing your server", slug=slug, url=url)
+        server = self.backend.status(slug)
+        if server is not None and server.state == "running" and server.profile == profile:
+            self.events.publish(launch.id, "ready", "Your server is running", url=url, percent=100)
+            return launch
+        threading.Thread(
+            target=self._run, args=(launch, spec), name=f"launch-{slug}", daemon=True
+        ).start()
+        return launch
+
+    def _run(self, launch: Launch, spec: ServerSpec) -> None:
+        publish = self.events.publish
+        lock = spawn_lock(self.client, spec.slug, timeout=self.start_timeout + 30)
+        try:
+            if not lock.acquire(blocking=False):
+                publish(launch.id, "waiting", "Another launch of your server is under way")
+                if not lock.acquire():
+                    publish(launch.id, "failed", "Another launch of your server is still "
+                            "running. Try again in a minute.")
+                    return
+        except redis.RedisError as error:
+            log.error("spawn lock for %s: %s", spec.slug, error)
+            publish(launch.id, "failed", "NextPyter's Redis is unreachable; try again soon.")
+            return
+        try:
+            server = self.backend.status(spec.slug)
+            if server is not None and server.profile != spec.profile:
+                publish(launch.id, "starting", f"Stopping your {server.profile} server to "
+                        f"start {spec.profile}", percent=10)
+                self.backend.stop(spec.slug)
+                server = None
+            if server is None:
+                publish(launch.id, "starting", "Starting your Jupyter server", percent=30)
+                self.backend.start(spec)
+            publish(launch.id, "starting", "Waiting for Jupyter to answer", percent=70)
+            self.backend.wait_ready(spec.slug, self.start_timeout)
+            publish(launch.id, "ready", "Your server is running", url=launch.url, percent=100)
+        except BackendError as error:
+            log.warning("launch of %s failed: %s", spec.slug, error)
+            self.backend.stop(spec.slug)
+            publish(launch.id, "failed", str(error))
+        except Exception:
+            log.exception("launch of %s failed", spec.slug)
+            publish(launch.id, "failed", "The server could not be started because of an "
+                    "internal error. Ask your administrator to look at the sidecar's log.")
+        finally:
+            try:
+                lock.release()
+            except redis.RedisError:
+                pass  # expired or Redis gone: it frees itself

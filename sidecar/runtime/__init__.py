@@ -1,0 +1,16 @@
+"""Runtime backends: where users' Jupyter servers run."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .base import Backend, BackendError, Server, ServerSpec
+
+__all__ = ["Backend", "BackendError", "Server", "ServerSpec", "make_backend"]
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.backend == "local":
+        from .local import LocalBackend
+
+        return LocalBackend(settings.runtime_dir, python=settings.local_python)
+    raise ValueError(f"unknown backend {settings.backend!r}")

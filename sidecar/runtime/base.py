@@ -1,0 +1,80 @@
+"""The interface every runtime backend implements (local processes, Docker, Kubernetes).
+
+A backend keeps its state in the runtime itself (pid files and the process
+table, container labels, pod labels), so that any sidecar replica, or one just
+restarted, sees every running server and can reach it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What to start: everything comes from a verified token and the settings."""
+
+    user_id: str
+    slug: str
+    profile: str
+    files_dir: Path
+    token: str
+
+    @property
+    def base_url(self) -> str:
+        return f"/user/{self.slug}/"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A user's server as the runtime reports it."""
+
+    user_id: str
+    slug: str
+    profile: str
+    state: str  # "starting" | "running"
+    created: float
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class BackendError(Exception):
+    """The runtime could not do what was asked; the message is for the user."""
+
+
+class Backend(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def start(self, spec: ServerSpec) -> Server:
+        """Start ``spec``'s server (or return the one already there)."""
+
+    @abc.abstractmethod
+    def wait_ready(self, slug: str, timeout: float) -> Server:
+        """Block until the server answers HTTP; raise :class:`BackendError` on failure."""
+
+    @abc.abstractmethod
+    def status(self, slug: str) -> Server | None:
+        """The user's server, or None when there is none (dead ones are cleaned up)."""
+
+    @abc.abstractmethod
+    def stop(self, slug: str) -> bool:
+        """Stop and remove the server; False if there was none."""
+
+    @abc.abstractmethod
+    def list(self) -> list[Server]:
+        """Every server this backend runs."""
+
+    @abc.abstractmethod
+    def reconcile(self) -> None:
+        """Adopt what runs, remove what is dead or half-created, leave no orphan."""
+
+    @abc.abstractmethod
+    def upstream(self, slug: str) -> str:
+        """Where the gateway sends ``slug``'s requests (nginx ``proxy_pass`` form),
+        computed without any I/O."""

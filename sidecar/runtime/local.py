@@ -1,0 +1,308 @@
+"""The ``local`` backend: one Jupyter server process per user on this machine.
+
+For development and single-user installs: servers run as the sidecar's own
+system user, so users are separated by nothing more than the files the server
+is rooted at (say so to anyone who asks for more; that is what the docker and
+kubernetes backends are for).
+
+Each server has a directory ``<runtime_dir>/servers/<slug>/`` (mode 0700) with
+its unix socket ``jupyter.sock`` (the gateway's upstream), ``server.json``
+(pid, process start time, owner) and ``server.log``. Every process it starts
+carries ``NEXTPYTER_SERVER=<slug>:<nonce>`` in its environment, kernels
+included, so the process table tells which processes belong to which server:
+a restarted sidecar adopts what runs and kills what no state file claims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..slugs import is_slug
+from .base import Backend, BackendError, Server, ServerSpec
+
+MARKER = "NEXTPYTER_SERVER"
+CONFIG_FILE = Path(__file__).with_name("jupyter_config.py")
+# A process younger than this may belong to a start still under way elsewhere.
+ORPHAN_GRACE = 30.0
+STOP_GRACE = 10.0
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks) of ``pid``, or None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def _alive(pid: int, start_ticks: int | None) -> bool:
+    stat = _proc_stat(pid)
+    if stat is None:
+        return False
+    state, ticks = stat
+    if state in {"Z", "X"}:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
+        return False
+    return start_ticks is None or ticks == start_ticks
+
+
+def _age(start_ticks: int) -> float:
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _marked_processes() -> list[tuple[int, str, str]]:
+    """(pid, slug, nonce) of every process carrying the marker that we may read."""
+    found = []
+    needle = MARKER.encode() + b"="
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = Path(entry.path, "environ").read_bytes()
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(needle):
+                slug, _, nonce = item[len(needle) :].decode("ascii", "replace").partition(":")
+                found.append((int(entry.name), slug, nonce))
+                break
+    return found
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, runtime_dir: Path, python: str = "", extra_args: tuple[str, ...] = ()):
+        self.servers_dir = runtime_dir / "servers"
+        self.servers_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.servers_dir, 0o711)
+        self.python = python or sys.executable
+        self.extra_args = extra_args
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    # -- paths and state ---------------------------------------------------------------
+    def _dir(self, slug: str) -> Path:
+        if not is_slug(slug):
+            raise BackendError(f"{slug!r} is not a server name")
+        return self.servers_dir / slug
+
+    def socket_path(self, slug: str) -> Path:
+        return self._dir(slug) / "jupyter.sock"
+
+    def upstream(self, slug: str) -> str:
+        return f"unix:{self.socket_path(slug)}:"
+
+    def _read_state(self, slug: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self._dir(slug) / "server.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+
+    def _write_state(self, slug: str, state: dict[str, Any]) -> None:
+        path = self._dir(slug) / "server.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, path)
+
+    def _server(self, slug: str, state: dict[str, Any]) -> Server:
+        ready = self.socket_path(slug).exists()
+        return Server(
+            user_id=state["user_id"],
+            slug=slug,
+            profile=state["profile"],
+            state="running" if ready else "starting",
+            created=state["created"],
+        )
+
+    def _live_state(self, slug: str) -> dict[str, Any] | None:
+        state = self._read_state(slug)
+        if state and _alive(state["pid"], state.get("start_ticks")):
+            return state
+        return None
+
+    # -- the interface -----------------------------------------------------------------
+    def status(self, slug: str) -> Server | None:
+        state = self._live_state(slug)
+        return self._server(slug, state) if state else None
+
+    def list(self) -> list[Server]:
+        servers = []
+        for entry in sorted(self.servers_dir.iterdir()):
+            if is_slug(entry.name) and (server := self.status(entry.name)):
+                servers.append(server)
+        return servers
+
+    def start(self, spec: ServerSpec) -> Server:
+        """Start the server; the caller holds the user's spawn lock."""
+        existing = self._live_state(spec.slug)
+        if existing:
+            return self._server(spec.slug, existing)
+        directory = self._dir(spec.slug)
+        if directory.exists():
+            self._kill_marked(spec.slug, keep_nonce=None)
+            shutil.rmtree(directory)
+        directory.mkdir(mode=0o700)
+        for sub in ("home", "runtime", "data", "config"):
+            (directory / sub).mkdir(mode=0o700)
+        nonce = secrets.token_hex(8)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "HOME": str(directory / "home"),
+            "JUPYTER_RUNTIME_DIR": str(directory / "runtime"),
+            "JUPYTER_DATA_DIR": str(directory / "data"),
+            "JUPYTER_CONFIG_DIR": str(directory / "config"),
+            "IPYTHONDIR": str(directory / "home" / ".ipython"),
+            "JUPYTER_TOKEN": spec.token,
+            "PYTHONUNBUFFERED": "1",
+            MARKER: f"{spec.slug}:{nonce}",
+        }
+        command = [
+            self.python, "-m", "jupyter_server",
+            f"--config={CONFIG_FILE}",
+            f"--ServerApp.sock={self.socket_path(spec.slug)}",
+            "--ServerApp.sock_mode=0600",
+            f"--ServerApp.base_url={spec.base_url}",
+            f"--ServerApp.root_dir={spec.files_dir}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+            *self.extra_args,
+        ]  # fmt: skip
+        with open(directory / "server.log", "ab") as log:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    env=env,
+                    cwd=spec.files_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise BackendError(f"The Jupyter server could not be started: {error}") from None
+        self._children[spec.slug] = process
+        stat = _proc_stat(process.pid)
+        state = {
+            "pid": process.pid,
+            "start_ticks": stat[1] if stat else None,
+            "nonce": nonce,
+            "user_id": spec.user_id,
+            "profile": spec.profile,
+            "created": time.time(),
+        }
+        self._write_state(spec.slug, state)
+        return self._server(spec.slug, state)
+
+    def wait_ready(self, slug: str, timeout: float) -> Server:
+        deadline = time.monotonic() + timeout
+        sock = self.socket_path(slug)
+        state = self._read_state(slug)
+        if state is None:
+            raise BackendError("The server is not running.")
+        # The socket appears once the server listens; a request made then waits in the
+        # backlog until the server's loop runs and is answered: one request, no back-off.
+        while not sock.exists():
+            if not _alive(state["pid"], state.get("start_ticks")):
+                raise BackendError("The Jupyter server stopped while starting: " + self._log_tail(slug))
+            if time.monotonic() > deadline:
+                raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
+            time.sleep(0.01)
+        connection = _UnixHTTPConnection(str(sock), timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            connection.request("GET", f"/user/{slug}/api")
+            connection.getresponse().read()
+        except OSError as error:
+            raise BackendError(f"The Jupyter server does not answer: {error}") from None
+        finally:
+            connection.close()
+        return self._server(slug, state)
+
+    def stop(self, slug: str) -> bool:
+        state = self._read_state(slug)
+        directory = self._dir(slug)
+        if state is None and not directory.exists():
+            return False
+        found = False
+        if state and _alive(state["pid"], state.get("start_ticks")):
+            found = True
+            self._terminate(state["pid"], state.get("start_ticks"))
+        self._kill_marked(slug, keep_nonce=None)
+        child = self._children.pop(slug, None)
+        if child is not None:
+            with contextlib.suppress(Exception):
+                child.wait(timeout=1)
+        shutil.rmtree(directory, ignore_errors=True)
+        return found
+
+    def reconcile(self) -> None:
+        owners: dict[str, str] = {}
+        for entry in list(self.servers_dir.iterdir()):
+            if not is_slug(entry.name):
+                continue
+            state = self._live_state(entry.name)
+            if state:
+                owners[entry.name] = state["nonce"]
+            elif time.time() - entry.stat().st_mtime > ORPHAN_GRACE:
+                shutil.rmtree(entry, ignore_errors=True)  # dead or half-created
+        for pid, slug, nonce in _marked_processes():
+            if owners.get(slug) == nonce:
+                continue
+            stat = _proc_stat(pid)
+            if stat and _age(stat[1]) > ORPHAN_GRACE:
+                self._terminate(pid, stat[1], grace=2.0)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _terminate(self, pid: int, start_ticks: int | None, grace: float = STOP_GRACE) -> None:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+            if not _alive(pid, start_ticks):
+                return
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                try:
+                    os.killpg(pid, sig)
+                except ProcessLookupError:
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _alive(pid, start_ticks):
+                time.sleep(0.02)
+
+    def _kill_marked(self, slug: str, keep_nonce: str | None) -> None:
+        for pid, marked_slug, nonce in _marked_processes():
+            if marked_slug == slug and nonce != keep_nonce:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def _log_tail(self, slug: str, lines: int = 5) -> str:
+        try:
+            text = (self._dir(slug) / "server.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"

@@ -1,0 +1,93 @@
+"""What the sidecar keeps in Redis: used token ids, spawn locks, launch progress.
+
+Redis is shared by every replica, so these are the only pieces of state that
+are not in the runtime itself. Keys all start with ``nextpyter:``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+KEY_PREFIX = "nextpyter:"
+LAUNCH_TTL = 3600
+TERMINAL_STATES = {"ready", "failed"}
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
+    )
+
+
+class RedisJtiStore:
+    """Single use of launch-token ids: ``SET NX`` with the token's expiry."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def mark_used(self, jti: str, expires_at: int) -> bool:
+        ttl = max(1, int(expires_at - time.time()) + 1)
+        return bool(self.client.set(f"{KEY_PREFIX}jti:{jti}", "1", nx=True, ex=ttl))
+
+
+def spawn_lock(client: redis.Redis, slug: str, timeout: float) -> Any:
+    """The per-user lock that makes one spawn per user across all workers and replicas.
+
+    It expires by itself after ``timeout`` seconds, so a sidecar that dies while
+    holding it blocks that user for at most that long.
+    """
+    return client.lock(
+        f"{KEY_PREFIX}spawn:{slug}", timeout=timeout, blocking_timeout=timeout, thread_local=False
+    )
+
+
+class LaunchEvents:
+    """Progress of one launch, as a Redis stream that any replica can follow.
+
+    Writers append events; readers block on ``XREAD`` and are told of each new
+    one, so nothing polls.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    @staticmethod
+    def key(launch_id: str) -> str:
+        return f"{KEY_PREFIX}launch:{launch_id}"
+
+    def publish(self, launch_id: str, state: str, message: str, **fields: Any) -> None:
+        event = {"state": state, "message": message, "at": f"{time.time():.3f}"}
+        event.update({k: json.dumps(v) if not isinstance(v, str) else v for k, v in fields.items()})
+        pipe = self.client.pipeline()
+        pipe.xadd(self.key(launch_id), event, maxlen=200, approximate=True)
+        pipe.expire(self.key(launch_id), LAUNCH_TTL)
+        pipe.execute()
+
+    def exists(self, launch_id: str) -> bool:
+        return bool(self.client.exists(self.key(launch_id)))
+
+    def latest(self, launch_id: str) -> dict[str, str] | None:
+        entries = self.client.xrevrange(self.key(launch_id), count=1)
+        return dict(entries[0][1]) if entries else None
+
+    def follow(
+        self, launch_id: str, last_id: str = "0", block_seconds: float = 15.0
+    ) -> Iterator[tuple[str, dict[str, str]] | None]:
+        """Yield ``(event_id, event)`` as they come, ``None`` after each quiet
+        ``block_seconds`` (for keepalives), and stop after a terminal event."""
+        key = self.key(launch_id)
+        while True:
+            result = self.client.xread({key: last_id}, count=50, block=int(block_seconds * 1000))
+            if not result:
+                yield None
+                continue
+            for event_id, event in result[0][1]:
+                last_id = event_id
+                yield event_id, event
+                if event.get("state") in TERMINAL_STATES:
+                    return

@@ -1,0 +1,291 @@
+"""Launch tokens: the one definition of what the sidecar accepts.
+
+A launch token is a JWT signed by the Nextcloud app with Ed25519 (``alg``
+EdDSA, ``kid`` in the header). The sidecar holds public keys only, from a JWKS
+(a file or an URL), cached and refreshed when a token names a ``kid`` it does
+not know yet (key rotation), at most once per ``MIN_REFRESH_GAP`` seconds so
+that forged ``kid`` values cannot make it hammer the JWKS.
+
+Verification pins the algorithm, requires every claim, allows ``clock_skew``
+seconds of skew, refuses a lifetime (``exp - iat``) over two minutes, checks
+``sub`` and ``path`` against the user-id and path rules, and only then marks
+the ``jti`` used, so a token refused for any other reason does not burn it.
+Each rejection is a :class:`TokenRejected` (a 4xx problem) with a message for
+the person who clicked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import jwt
+import requests
+from jwt import PyJWK, PyJWKSet
+
+from .paths import PathRejected, validate_relative_path
+from .problems import Problem
+from .slugs import InvalidUserId, validate_user_id
+
+ALGORITHM = "EdDSA"
+MAX_TOKEN_BYTES = 8192
+MAX_LIFETIME = 120
+MIN_REFRESH_GAP = 10.0
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "path", "profile")
+JTI_RE = re.compile(r"[A-Za-z0-9_\-]{16,128}")
+PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+AGAIN = "Open the notebook again from Nextcloud Files."
+
+
+class TokenRejected(Problem):
+    """A launch token was refused. Nothing was started."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(status, code, "Launch token refused", detail)
+
+
+def _rejected(code: str, detail: str, status: int = 401) -> TokenRejected:
+    return TokenRejected(status, code, detail)
+
+
+@dataclass(frozen=True)
+class LaunchToken:
+    """The claims of a verified launch token."""
+
+    issuer: str
+    user_id: str
+    path: str
+    profile: str
+    jti: str
+    issued_at: int
+    expires_at: int
+
+
+class JtiStore(Protocol):
+    def mark_used(self, jti: str, expires_at: int) -> bool:
+        """Record ``jti`` as used until ``expires_at``; False if it already was."""
+
+
+class KeySet:
+    """The Ed25519 public keys of a JWKS, by ``kid``, cached and refreshed on demand."""
+
+    def __init__(
+        self,
+        source: str,
+        refresh_interval: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.refresh_interval = refresh_interval
+        self._clock = clock
+        self._keys: dict[str, PyJWK] = {}
+        self._loaded_at: float | None = None
+        self._lock = threading.Lock()
+
+    def _fetch(self) -> dict[str, Any]:
+        if self.source.startswith(("http://", "https://")):
+            response = requests.get(self.source, timeout=5)
+            response.raise_for_status()
+            data = response.json()
+        else:
+            data = json.loads(Path(self.source).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("a JWKS is a JSON object with a 'keys' list")
+        return data
+
+    def _load(self) -> None:
+        data = self._fetch()
+        keys: dict[str, PyJWK] = {}
+        # Only Ed25519 keys with a kid count; anything else in the set is ignored,
+        # so an RSA key sharing a kid can never be used to check an EdDSA token.
+        usable = [
+            k
+            for k in data.get("keys", [])
+            if isinstance(k, dict) and k.get("kty") == "OKP" and k.get("crv") == "Ed25519"
+            and isinstance(k.get("kid"), str) and k.get("use", "sig") == "sig"
+        ]
+        if usable:
+            for key in PyJWKSet.from_dict({"keys": usable}).keys:
+                if key.key_id:
+                    keys[key.key_id] = key
+        self._keys = keys
+        self._loaded_at = self._clock()
+
+    def get(self, kid: str) -> PyJWK | None:
+        with self._lock:
+            now = self._clock()
+            stale = self._loaded_at is None or now - self._loaded_at > self.refresh_interval
+            may_refresh = self._loaded_at is None or now - self._loaded_at >= MIN_REFRESH_GAP
+            if stale or (kid not in self._keys and may_refresh):
+                try:
+                    self._load()
+                except Exception:
+                    if self._loaded_at is None:
+                        raise
+                    # Keep serving the keys we have; a JWKS outage must not end sessions.
+                    self._loaded_at = now
+            return self._keys.get(kid)
+
+    def kids(self) -> list[str]:
+        return sorted(self._keys)
+
+
+class LaunchTokenVerifier:
+    """Checks launch tokens against the contract; see the module docstring."""
+
+    def __init__(
+        self,
+        keys: KeySet,
+        issuer: str,
+        audience: str,
+        jti_store: JtiStore,
+        profiles: tuple[str, ...],
+        clock_skew: int = 30,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.jti_store = jti_store
+        self.profiles = profiles
+        self.clock_skew = clock_skew
+        self._clock = clock
+
+    def verify(self, raw: object) -> LaunchToken:
+        if not isinstance(raw, str) or not raw.strip():
+            raise _rejected("token-missing", "No launch token came with the request. " + AGAIN, 400)
+        raw = raw.strip()
+        if len(raw.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
+            raise _rejected(
+                "token-too-large", f"The launch token is over {MAX_TOKEN_BYTES} bytes. " + AGAIN, 400
+            )
+        try:
+            header = jwt.get_unverified_header(raw)
+        except jwt.PyJWTError:
+            raise _rejected(
+                "token-malformed", "The launch token is not a well-formed JWT. " + AGAIN, 400
+            ) from None
+        if header.get("alg") != ALGORITHM:
+            raise _rejected(
+                "token-algorithm",
+                f"The launch token is signed with {str(header.get('alg'))[:20]!r}; only "
+                f"{ALGORITHM} (Ed25519) is accepted. " + AGAIN,
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > 128:
+            raise _rejected("token-kid", "The launch token names no signing key (kid). " + AGAIN)
+        try:
+            key = self.keys.get(kid)
+        except Exception:
+            raise Problem(
+                503,
+                "jwks-unavailable",
+                "Signing keys unavailable",
+                "NextPyter could not load Nextcloud's public keys. Try again in a minute; if it "
+                "keeps failing, ask your administrator to check NEXTPYTER_JWKS.",
+            ) from None
+        if key is None:
+            raise _rejected(
+                "token-unknown-key",
+                "The launch token is signed with a key this NextPyter does not know. "
+                "If the administrator just rotated keys, try again in a minute.",
+            )
+        claims = self._decode(raw, key)
+        return self._check_claims(claims)
+
+    def _decode(self, raw: str, key: PyJWK) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                raw,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.clock_skew,
+                options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _rejected("token-expired", "The launch token has expired. " + AGAIN) from None
+        except jwt.ImmatureSignatureError:
+            raise _rejected(
+                "token-not-yet-valid",
+                "The launch token is not valid yet; the clocks of Nextcloud and NextPyter "
+                "may disagree. " + AGAIN,
+            ) from None
+        except jwt.InvalidAudienceError:
+            raise _rejected(
+                "token-audience", "The launch token was made for another service. " + AGAIN
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise _rejected(
+                "token-issuer",
+                "The launch token comes from a Nextcloud this NextPyter does not serve.",
+            ) from None
+        except jwt.MissingRequiredClaimError as error:
+            raise _rejected(
+                "token-claim-missing",
+                f"The launch token lacks the '{error.claim}' claim. " + AGAIN,
+                400,
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise _rejected("token-signature", "The launch token's signature is not valid.") from None
+        except jwt.DecodeError:
+            raise _rejected(
+                "token-malformed", "The launch token could not be decoded. " + AGAIN, 400
+            ) from None
+        except jwt.PyJWTError as error:
+            raise _rejected("token-invalid", f"The launch token is not valid ({error}).") from None
+
+    def _check_claims(self, claims: dict[str, Any]) -> LaunchToken:
+        iat, exp = claims["iat"], claims["exp"]
+        if not all(isinstance(v, int) for v in (iat, exp, claims["nbf"])):
+            raise _rejected("token-claim-invalid", "Token times must be whole seconds.", 400)
+        if exp - iat > MAX_LIFETIME:
+            raise _rejected(
+                "token-lifetime",
+                f"The launch token lives longer than {MAX_LIFETIME} seconds, which NextPyter "
+                "refuses. " + AGAIN,
+            )
+        if claims.get("purpose", "launch") != "launch":
+            raise _rejected("token-purpose", "This token is not a launch token.", 403)
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not JTI_RE.fullmatch(jti):
+            raise _rejected("token-claim-invalid", "The token id (jti) is malformed.", 400)
+        try:
+            user_id = validate_user_id(claims["sub"])
+        except InvalidUserId as error:
+            raise _rejected("token-subject", f"The token's user id is not valid: {error}.", 400) from None
+        try:
+            path = validate_relative_path(claims["path"])
+        except PathRejected as error:
+            raise _rejected("token-path", f"The token's path is refused: {error}.", 400) from None
+        profile = claims["profile"]
+        if not isinstance(profile, str) or profile not in self.profiles:
+            raise _rejected(
+                "token-profile",
+                f"The profile {str(profile)[:40]!r} is not offered here (offered: "
+                f"{', '.join(self.profiles)}). Ask your administrator.",
+                400,
+            )
+        # Last: a token refused for any reason above keeps its jti unused.
+        if not self.jti_store.mark_used(jti, exp + self.clock_skew):
+            raise _rejected(
+                "token-replayed",
+                "This launch token was used already; each one works once. " + AGAIN,
+            )
+        return LaunchToken(
+            issuer=claims["iss"],
+            user_id=user_id,
+            path=path,
+            profile=profile,
+            jti=jti,
+            issued_at=iat,
+            expires_at=exp,
+        )
