@@ -1,0 +1,198 @@
+"""Fixtures: real Redis, real gunicorn sidecar, real nginx gateway, real Jupyter servers.
+
+Each service is started on a private unix socket or free loopback port under a
+temporary directory and stopped by its pid. Under CI=true a missing component
+fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sidecar import devstack
+from sidecar.config import Settings, load_settings
+from sidecar.devkeys import load_key, mint_launch_token
+from sidecar.runtime.local import LocalBackend
+
+CI = os.environ.get("CI", "").lower() == "true"
+EMPTY_NOTEBOOK = json.dumps(
+    {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                              "language": "python"}},
+     "nbformat": 4, "nbformat_minor": 5}
+)
+
+
+def require(binary: str) -> str:
+    """The path of ``binary``; skip without it, but fail under CI (nothing may skip there)."""
+    path = shutil.which(binary) or next(
+        (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if Path(p).exists()), None
+    )
+    if path is None:
+        message = f"{binary} is not installed; run `make deps` (as root)"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("nextpyter")
+
+
+@pytest.fixture(scope="session")
+def redis_service(workdir: Path) -> Iterator[devstack.Service]:
+    require("redis-server")
+    service = devstack.start_redis(workdir / "redis")
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def redis_client(redis_service: devstack.Service) -> Iterator[redis_lib.Redis]:
+    client = redis_lib.Redis.from_url(redis_service.address, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def keys(workdir: Path) -> tuple[Path, Path]:
+    return devstack.make_keys(workdir)
+
+
+@pytest.fixture(scope="session")
+def signing_key(keys: tuple[Path, Path]) -> Ed25519PrivateKey:
+    return load_key(keys[0])
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_service: devstack.Service, keys: tuple[Path, Path]) -> Settings:
+    data = tmp_path / "data"
+    data.mkdir()
+    env = devstack.sidecar_env(tmp_path, redis_service.address, data, keys[1])
+    return load_settings(env)
+
+
+@pytest.fixture
+def app(settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Any]:
+    from sidecar.app import create_app
+
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    yield application
+    backend = application.extensions["nextpyter"].backend
+    for server in backend.list():
+        backend.stop(server.slug)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@dataclass
+class Stack:
+    """A running sidecar (gunicorn) behind the gateway (nginx), on real Redis."""
+
+    workdir: Path
+    env: dict[str, str]
+    data_dir: Path
+    sidecar: devstack.Service
+    gateway: devstack.Service
+    key: Ed25519PrivateKey
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.gateway.address}"
+
+    @property
+    def sidecar_url(self) -> str:
+        return f"http://{self.sidecar.address}"
+
+    @property
+    def backend(self) -> LocalBackend:
+        return LocalBackend(Path(self.env["NEXTPYTER_RUNTIME_DIR"]))
+
+    def user(self, user_id: str, files: dict[str, str] | None = None) -> Path:
+        return devstack.make_user(self.data_dir, user_id, files)
+
+    def token(self, user_id: str, path: str = "", **claims: Any) -> str:
+        return mint_launch_token(self.key, issuer=devstack.ISSUER, audience="nextpyter-sidecar",
+                                 user_id=user_id, path=path, **claims)
+
+    def launch(self, user_id: str, path: str = "") -> tuple[str, dict[str, Any]]:
+        """POST a launch token (JSON); return the session cookie and the launch."""
+        response = requests.post(f"{self.url}/api/v1/launch",
+                                 json={"token": self.token(user_id, path)}, timeout=30)
+        assert response.status_code == 202, response.text
+        cookie = response.headers["Set-Cookie"].split(";")[0]
+        return cookie, response.json()
+
+    def wait(self, launch: dict[str, Any], timeout: float = 90) -> dict[str, Any]:
+        """Follow the launch's server-sent events to its last event."""
+        last: dict[str, Any] = {}
+        with requests.get(f"{self.url}{launch['events']}", stream=True, timeout=timeout) as r:
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith("data: "):
+                    last = json.loads(line[6:])
+                    if last.get("state") in {"ready", "failed"}:
+                        break
+        return last
+
+    def get(self, path: str, cookie: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = {"Cookie": cookie} if cookie else {}
+        return requests.get(f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def stop_all(self) -> None:
+        backend = self.backend
+        for server in backend.list():
+            backend.stop(server.slug)
+
+
+def start_stack(workdir: Path, redis_address: str, jwks: Path, key: Ed25519PrivateKey,
+                **env_overrides: str) -> Stack:
+    require("nginx")
+    data = workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    env = devstack.sidecar_env(workdir, redis_address, data, jwks, **env_overrides)
+    sidecar = devstack.start_sidecar(workdir, env)
+    try:
+        gateway = devstack.start_gateway(workdir, sidecar.address)
+    except Exception:
+        sidecar.stop()
+        raise
+    return Stack(workdir, env, data, sidecar, gateway, key)
+
+
+@pytest.fixture(scope="session")
+def stack(workdir: Path, redis_service: devstack.Service, keys: tuple[Path, Path],
+          signing_key: Ed25519PrivateKey) -> Iterator[Stack]:
+    running = start_stack(workdir / "stack", redis_service.address, keys[1], signing_key)
+    yield running
+    running.stop_all()
+    running.gateway.stop()
+    running.sidecar.stop()
+
+
+def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
