@@ -28,13 +28,21 @@ def _bearer() -> ApiToken:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Problem(401, "auth-required", "Authentication required",
-                      "Send an API token as 'Authorization: Bearer <token>'. An administrator "
-                      "creates one with 'nextpyter-admin token create'.",)
+        raise Problem(
+            401,
+            "auth-required",
+            "Authentication required",
+            "Send an API token as 'Authorization: Bearer <token>'. An administrator "
+            "creates one with 'nextpyter-admin token create'.",
+        )
     token = services().api_tokens.check(value.strip())
     if token is None:
-        raise Problem(401, "auth-invalid", "API token not valid",
-                      "The API token is unknown or was revoked. Ask an administrator for a new one.")
+        raise Problem(
+            401,
+            "auth-invalid",
+            "API token not valid",
+            "The API token is unknown or was revoked. Ask an administrator for a new one.",
+        )
     return token
 
 
@@ -44,7 +52,9 @@ def require_scope(scope: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             _require(_bearer(), scope)
             return view(*args, **kwargs)
+
         return cast(F, wrapper)
+
     return decorate
 
 
@@ -52,7 +62,9 @@ def _user(user_id: str) -> str:
     try:
         return validate_user_id(user_id)
     except InvalidUserId as error:
-        raise Problem(400, "invalid-user", "Invalid user id", f"{user_id[:80]!r}: {error}.") from None
+        raise Problem(
+            400, "invalid-user", "Invalid user id", f"{user_id[:80]!r}: {error}."
+        ) from None
 
 
 def _launch_json(launch: Launch) -> dict[str, Any]:
@@ -74,22 +86,31 @@ def launch() -> Response:
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise Problem(400, "body-invalid", "Malformed request",
-                          "The body must be a JSON object: {\"token\": \"<launch token>\"}.")
+            raise Problem(
+                400,
+                "body-invalid",
+                "Malformed request",
+                'The body must be a JSON object: {"token": "<launch token>"}.',
+            )
         if "token" in body:
             token = svc.verifier.verify(body["token"])
             user_id, path, profile = token.user_id, token.path, token.profile
         else:
             _require(_bearer(), "sessions:write")
-            user_id = _user(body.get("user") if isinstance(body.get("user"), str) else "")
+            user = body.get("user")
+            user_id = _user(user if isinstance(user, str) else "")
             try:
                 path = validate_relative_path(body.get("path", ""))
             except PathRejected as error:
                 raise Problem(400, "path-refused", "Path refused", f"{error}.") from None
             profile = body.get("profile", svc.settings.profiles[0])
             if profile not in svc.settings.profiles:
-                raise Problem(400, "profile-unknown", "Unknown profile",
-                              f"Offered profiles: {', '.join(svc.settings.profiles)}.")
+                raise Problem(
+                    400,
+                    "profile-unknown",
+                    "Unknown profile",
+                    f"Offered profiles: {', '.join(svc.settings.profiles)}.",
+                )
         started = svc.launcher.launch(user_id, path, profile)
         response = jsonify(_launch_json(started))
         response.status_code = 202
@@ -105,9 +126,12 @@ def launch() -> Response:
 
 def _require(token: ApiToken, scope: str) -> None:
     if not token.allows(scope):
-        raise Problem(403, "scope-missing", "Not allowed",
-                      f"This API token lacks the '{scope}' scope. Ask an administrator "
-                      "for a token with it.")
+        raise Problem(
+            403,
+            "scope-missing",
+            "Not allowed",
+            f"This API token lacks the '{scope}' scope. Ask an administrator for a token with it.",
+        )
 
 
 def _launch_state(launch_id: str) -> dict[str, str]:
@@ -115,9 +139,13 @@ def _launch_state(launch_id: str) -> dict[str, str]:
         raise Problem(404, "launch-unknown", "Unknown launch", "There is no launch with this id.")
     event = services().events.latest(launch_id)
     if event is None:
-        raise Problem(404, "launch-unknown", "Unknown launch",
-                      "There is no launch with this id (launches are kept for an hour). "
-                      "Open the notebook again from Nextcloud.")
+        raise Problem(
+            404,
+            "launch-unknown",
+            "Unknown launch",
+            "There is no launch with this id (launches are kept for an hour). "
+            "Open the notebook again from Nextcloud.",
+        )
     return event
 
 
@@ -139,8 +167,11 @@ def launch_events(launch_id: str) -> Response:
         for item in svc.events.follow(launch_id, last_id, block_seconds=KEEPALIVE_SECONDS):
             if item is None:
                 if time.monotonic() > deadline:
-                    failed = {"state": "failed", "message": "The launch is taking too long. "
-                              "Open the notebook again from Nextcloud."}
+                    failed = {
+                        "state": "failed",
+                        "message": "The launch is taking too long. "
+                        "Open the notebook again from Nextcloud.",
+                    }
                     yield f"event: progress\ndata: {json.dumps(failed)}\n\n"
                     return
                 yield ": keepalive\n\n"
@@ -167,8 +198,12 @@ def list_sessions() -> Response:
 def session_status(user_id: str) -> Response:
     server = services().backend.status(slug_for(_user(user_id)))
     if server is None:
-        raise Problem(404, "no-server", "No server",
-                      f"{user_id!r} has no running server. Launch one from Nextcloud Files.")
+        raise Problem(
+            404,
+            "no-server",
+            "No server",
+            f"{user_id!r} has no running server. Launch one from Nextcloud Files.",
+        )
     return jsonify(server.to_dict())
 
 

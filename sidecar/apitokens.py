@@ -57,8 +57,12 @@ class ApiTokens:
             raise ValueError(f"unknown or no scopes {unknown}; known: {', '.join(sorted(SCOPES))}")
         token_id = secrets.token_hex(6)
         plain = f"npt_{token_id}_{secrets.token_urlsafe(32)}"
-        record = {"name": name, "scopes": sorted(scopes), "created": time.time(),
-                  "digest": _digest(plain)}
+        record = {
+            "name": name,
+            "scopes": sorted(scopes),
+            "created": time.time(),
+            "digest": _digest(plain),
+        }
         self.client.hset(HASH_KEY, token_id, json.dumps(record))
         return ApiToken(token_id, name, frozenset(scopes), record["created"]), plain  # type: ignore[arg-type]
 
@@ -72,14 +76,18 @@ class ApiTokens:
         record = json.loads(raw)
         if not hmac.compare_digest(record["digest"], _digest(plain)):
             return None
-        return ApiToken(match.group(1), record["name"], frozenset(record["scopes"]), record["created"])
+        return ApiToken(
+            match.group(1), record["name"], frozenset(record["scopes"]), record["created"]
+        )
 
     def list(self) -> list[ApiToken]:
         tokens = []
-        for token_id, raw in sorted(self.client.hgetall(HASH_KEY).items()):
+        records: dict[str, str] = self.client.hgetall(HASH_KEY)  # type: ignore[assignment]
+        for token_id, raw in sorted(records.items()):
             record = json.loads(raw)
-            tokens.append(ApiToken(token_id, record["name"], frozenset(record["scopes"]),
-                                   record["created"]))
+            tokens.append(
+                ApiToken(token_id, record["name"], frozenset(record["scopes"]), record["created"])
+            )
         return tokens
 
     def revoke(self, token_id: str) -> bool:

@@ -17,12 +17,17 @@ def serve_main(argv: list[str] | None = None) -> None:
     from gunicorn.app.base import BaseApplication
 
     parser = argparse.ArgumentParser(prog="nextpyter-sidecar", description=serve_main.__doc__)
-    parser.add_argument("--bind", default=os.environ.get("NEXTPYTER_BIND", "127.0.0.1:8000"),
-                        help="address to listen on: host:port or unix:/path (NEXTPYTER_BIND)")
-    parser.add_argument("--workers", type=int,
-                        default=int(os.environ.get("NEXTPYTER_WORKERS", "2")))
-    parser.add_argument("--threads", type=int,
-                        default=int(os.environ.get("NEXTPYTER_THREADS", "32")))
+    parser.add_argument(
+        "--bind",
+        default=os.environ.get("NEXTPYTER_BIND", "127.0.0.1:8000"),
+        help="address to listen on: host:port or unix:/path (NEXTPYTER_BIND)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("NEXTPYTER_WORKERS", "2"))
+    )
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("NEXTPYTER_THREADS", "32"))
+    )
     parser.add_argument("--pidfile", default=None)
     args = parser.parse_args(argv)
     try:
@@ -69,8 +74,9 @@ def admin_main(argv: list[str] | None = None) -> None:
     mint.add_argument("--path", default="")
     mint.add_argument("--profile", default="default")
     mint.add_argument("--issuer", default=os.environ.get("NEXTPYTER_TOKEN_ISSUER", ""))
-    mint.add_argument("--audience",
-                      default=os.environ.get("NEXTPYTER_TOKEN_AUDIENCE", "nextpyter-sidecar"))
+    mint.add_argument(
+        "--audience", default=os.environ.get("NEXTPYTER_TOKEN_AUDIENCE", "nextpyter-sidecar")
+    )
     mint.add_argument("--lifetime", type=int, default=60)
 
     sub.add_parser("sessions", help="list running servers")
@@ -98,9 +104,17 @@ def admin_main(argv: list[str] | None = None) -> None:
 
         if not args.issuer:
             sys.exit("nextpyter-admin: --issuer (or NEXTPYTER_TOKEN_ISSUER) is required")
-        print(mint_launch_token(load_key(args.key), issuer=args.issuer, audience=args.audience,
-                                user_id=args.user, path=args.path, profile=args.profile,
-                                lifetime=args.lifetime))
+        print(
+            mint_launch_token(
+                load_key(args.key),
+                issuer=args.issuer,
+                audience=args.audience,
+                user_id=args.user,
+                path=args.path,
+                profile=args.profile,
+                lifetime=args.lifetime,
+            )
+        )
         return
 
     try:

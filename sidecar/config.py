@@ -97,7 +97,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for profile in profiles:
         if not PROFILE_RE.fullmatch(profile):
             raise ConfigError(
-                f"{PREFIX}PROFILES has {profile!r}: a profile name is 1-32 characters of a-z 0-9 _ -"
+                f"{PREFIX}PROFILES has {profile!r}: a profile name is 1-32 characters "
+                "of a-z 0-9 _ -"
             )
     if not profiles:
         raise ConfigError(f"{PREFIX}PROFILES must name at least one profile")

@@ -87,14 +87,20 @@ def _wait(what: str, ready: Callable[[], bool], service: Service, timeout: float
     raise ServiceError(f"{what} did not become ready in {timeout} s:\n{service.log_tail()}")
 
 
-def _spawn(name: str, command: list[str], log: Path, env: dict[str, str] | None = None,
-           cwd: Path | None = None) -> Service:
+def _spawn(
+    name: str,
+    command: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Service:
     binary = shutil.which(command[0]) or (command[0] if Path(command[0]).exists() else None)
     if binary is None:
         raise ServiceError(f"{command[0]} is not installed (run `make deps` as root)")
     handle = open(log, "ab")  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+    process = subprocess.Popen(
+        command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+    )
     handle.close()
     return Service(name, process, log)
 
@@ -105,8 +111,23 @@ def start_redis(workdir: Path) -> Service:
     sock = workdir / "redis.sock"
     service = _spawn(
         "redis",
-        ["redis-server", "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-         "--dir", str(workdir), "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
         workdir / "redis.log",
     )
     service.address = f"unix://{sock}"
@@ -132,31 +153,43 @@ def make_keys(workdir: Path) -> tuple[Path, Path]:
     return pem, jwks
 
 
-def sidecar_env(workdir: Path, redis_url: str, data_dir: Path, jwks: Path,
-                **overrides: str) -> dict[str, str]:
+def sidecar_env(
+    workdir: Path, redis_url: str, data_dir: Path, jwks: Path, **overrides: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTPYTER_")}
-    env.update({
-        "NEXTPYTER_SECRET_KEY": secrets.token_urlsafe(48),
-        "NEXTPYTER_DATA_DIR": str(data_dir),
-        "NEXTPYTER_RUNTIME_DIR": str(workdir / "run"),
-        "NEXTPYTER_JWKS": str(jwks),
-        "NEXTPYTER_TOKEN_ISSUER": ISSUER,
-        "NEXTPYTER_REDIS_URL": redis_url,
-        "NEXTPYTER_COOKIE_SECURE": "true",
-    })
+    env.update(
+        {
+            "NEXTPYTER_SECRET_KEY": secrets.token_urlsafe(48),
+            "NEXTPYTER_DATA_DIR": str(data_dir),
+            "NEXTPYTER_RUNTIME_DIR": str(workdir / "run"),
+            "NEXTPYTER_JWKS": str(jwks),
+            "NEXTPYTER_TOKEN_ISSUER": ISSUER,
+            "NEXTPYTER_REDIS_URL": redis_url,
+            "NEXTPYTER_COOKIE_SECURE": "true",
+        }
+    )
     env.update(overrides)
     return env
 
 
-def start_sidecar(workdir: Path, env: dict[str, str], port: int | None = None,
-                  workers: int = 2, threads: int = 32) -> Service:
+def start_sidecar(
+    workdir: Path, env: dict[str, str], port: int | None = None, workers: int = 2, threads: int = 32
+) -> Service:
     port = port or free_port()
     bindir = Path(sys.executable).parent
     service = _spawn(
         "sidecar",
-        [str(bindir / "nextpyter-sidecar"), "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads)],
-        workdir / "sidecar.log", env=env,
+        [
+            str(bindir / "nextpyter-sidecar"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
+        workdir / "sidecar.log",
+        env=env,
     )
     service.address = f"127.0.0.1:{port}"
     url = f"http://{service.address}/api/v1/health"
@@ -182,10 +215,14 @@ def start_gateway(workdir: Path, sidecar_addr: str, port: int | None = None) -> 
     prefix = workdir / "nginx"
     for sub in ("temp", "logs"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
-    (prefix / "nextpyter.conf").write_text(render_gateway({
-        "NEXTPYTER_GATEWAY_LISTEN": f"127.0.0.1:{port}",
-        "NEXTPYTER_SIDECAR_ADDR": sidecar_addr,
-    }))
+    (prefix / "nextpyter.conf").write_text(
+        render_gateway(
+            {
+                "NEXTPYTER_GATEWAY_LISTEN": f"127.0.0.1:{port}",
+                "NEXTPYTER_SIDECAR_ADDR": sidecar_addr,
+            }
+        )
+    )
     user = "root" if os.geteuid() == 0 else ""
     (prefix / "nginx.conf").write_text(
         # Workers run as the sidecar's user: with the local backend they must open the
@@ -201,9 +238,21 @@ def start_gateway(workdir: Path, sidecar_addr: str, port: int | None = None) -> 
         "}\n"
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    service = _spawn("gateway", [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
-                                 "-e", str(prefix / "logs" / "error.log"), "-g", "daemon off;"],
-                     prefix / "logs" / "nginx.out")
+    service = _spawn(
+        "gateway",
+        [
+            nginx,
+            "-p",
+            str(prefix),
+            "-c",
+            str(prefix / "nginx.conf"),
+            "-e",
+            str(prefix / "logs" / "error.log"),
+            "-g",
+            "daemon off;",
+        ],
+        prefix / "logs" / "nginx.out",
+    )
     service.address = f"127.0.0.1:{port}"
     url = f"http://{service.address}/api/v1/health"
     _wait("nginx", lambda: requests.get(url, timeout=1).ok, service, 20)

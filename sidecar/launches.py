@@ -8,6 +8,7 @@ stream. The progress page and the API follow that stream.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -71,7 +72,8 @@ class Launcher:
                 "no-files-folder",
                 "No files folder",
                 f"NextPyter found no files folder for the user {user_id!r}. Log in to Nextcloud "
-                "once so that it is created, or ask your administrator to check NEXTPYTER_DATA_DIR.",
+                "once so that it is created, or ask your administrator to check "
+                "NEXTPYTER_DATA_DIR.",
             )
         target = files / path if path else files
         url = notebook_url(slug, path, target.is_dir())
@@ -100,8 +102,11 @@ class Launcher:
             if not lock.acquire(blocking=False):
                 publish(launch.id, "waiting", "Another launch of your server is under way")
                 if not lock.acquire():
-                    publish(launch.id, "failed", "Another launch of your server is still "
-                            "running. Try again in a minute.")
+                    publish(
+                        launch.id,
+                        "failed",
+                        "Another launch of your server is still running. Try again in a minute.",
+                    )
                     return
         except redis.RedisError as error:
             log.error("spawn lock for %s: %s", spec.slug, error)
@@ -110,8 +115,12 @@ class Launcher:
         try:
             server = self.backend.status(spec.slug)
             if server is not None and server.profile != spec.profile:
-                publish(launch.id, "starting", f"Stopping your {server.profile} server to "
-                        f"start {spec.profile}", percent=10)
+                publish(
+                    launch.id,
+                    "starting",
+                    f"Stopping your {server.profile} server to start {spec.profile}",
+                    percent=10,
+                )
                 self.backend.stop(spec.slug)
                 server = None
             if server is None:
@@ -126,10 +135,12 @@ class Launcher:
             publish(launch.id, "failed", str(error))
         except Exception:
             log.exception("launch of %s failed", spec.slug)
-            publish(launch.id, "failed", "The server could not be started because of an "
-                    "internal error. Ask your administrator to look at the sidecar's log.")
+            publish(
+                launch.id,
+                "failed",
+                "The server could not be started because of an "
+                "internal error. Ask your administrator to look at the sidecar's log.",
+            )
         finally:
-            try:
-                lock.release()
-            except redis.RedisError:
-                pass  # expired or Redis gone: it frees itself
+            with contextlib.suppress(redis.RedisError):
+                lock.release()  # if it expired or Redis is gone, it frees itself

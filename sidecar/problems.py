@@ -46,9 +46,10 @@ class Problem(Exception):
 
 def wants_html() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "application/json"
-    ]
+    return (
+        best == "text/html"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
+    )
 
 
 def problem_response(problem: Problem) -> Response:
@@ -57,7 +58,9 @@ def problem_response(problem: Problem) -> Response:
         response = Response(html, status=problem.status, mimetype="text/html")
     else:
         response = Response(
-            json.dumps(problem.to_dict()), status=problem.status, mimetype="application/problem+json"
+            json.dumps(problem.to_dict()),
+            status=problem.status,
+            mimetype="application/problem+json",
         )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -27,7 +27,7 @@ SLUG_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?")
 
 _PLAIN_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?")
 _UNSAFE_RUN = re.compile(r"[^a-z0-9]+")
-_PREFIX_LEN = 29
+_PREFIX_LEN = 28
 _HASH_LEN = 12
 
 

@@ -61,18 +61,15 @@ class LaunchEvents:
         return f"{KEY_PREFIX}launch:{launch_id}"
 
     def publish(self, launch_id: str, state: str, message: str, **fields: Any) -> None:
-        event = {"state": state, "message": message, "at": f"{time.time():.3f}"}
+        event: dict[Any, Any] = {"state": state, "message": message, "at": f"{time.time():.3f}"}
         event.update({k: json.dumps(v) if not isinstance(v, str) else v for k, v in fields.items()})
         pipe = self.client.pipeline()
         pipe.xadd(self.key(launch_id), event, maxlen=200, approximate=True)
         pipe.expire(self.key(launch_id), LAUNCH_TTL)
         pipe.execute()
 
-    def exists(self, launch_id: str) -> bool:
-        return bool(self.client.exists(self.key(launch_id)))
-
     def latest(self, launch_id: str) -> dict[str, str] | None:
-        entries = self.client.xrevrange(self.key(launch_id), count=1)
+        entries: Any = self.client.xrevrange(self.key(launch_id), count=1)
         return dict(entries[0][1]) if entries else None
 
     def follow(
@@ -82,7 +79,9 @@ class LaunchEvents:
         ``block_seconds`` (for keepalives), and stop after a terminal event."""
         key = self.key(launch_id)
         while True:
-            result = self.client.xread({key: last_id}, count=50, block=int(block_seconds * 1000))
+            result: Any = self.client.xread(
+                {key: last_id}, count=50, block=int(block_seconds * 1000)
+            )
             if not result:
                 yield None
                 continue

@@ -108,8 +108,11 @@ class KeySet:
         usable = [
             k
             for k in data.get("keys", [])
-            if isinstance(k, dict) and k.get("kty") == "OKP" and k.get("crv") == "Ed25519"
-            and isinstance(k.get("kid"), str) and k.get("use", "sig") == "sig"
+            if isinstance(k, dict)
+            and k.get("kty") == "OKP"
+            and k.get("crv") == "Ed25519"
+            and isinstance(k.get("kid"), str)
+            and k.get("use", "sig") == "sig"
         ]
         if usable:
             for key in PyJWKSet.from_dict({"keys": usable}).keys:
@@ -164,7 +167,9 @@ class LaunchTokenVerifier:
         raw = raw.strip()
         if len(raw.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
             raise _rejected(
-                "token-too-large", f"The launch token is over {MAX_TOKEN_BYTES} bytes. " + AGAIN, 400
+                "token-too-large",
+                f"The launch token is over {MAX_TOKEN_BYTES} bytes. " + AGAIN,
+                400,
             )
         try:
             header = jwt.get_unverified_header(raw)
@@ -235,7 +240,9 @@ class LaunchTokenVerifier:
                 400,
             ) from None
         except jwt.InvalidSignatureError:
-            raise _rejected("token-signature", "The launch token's signature is not valid.") from None
+            raise _rejected(
+                "token-signature", "The launch token's signature is not valid."
+            ) from None
         except jwt.DecodeError:
             raise _rejected(
                 "token-malformed", "The launch token could not be decoded. " + AGAIN, 400
@@ -261,7 +268,9 @@ class LaunchTokenVerifier:
         try:
             user_id = validate_user_id(claims["sub"])
         except InvalidUserId as error:
-            raise _rejected("token-subject", f"The token's user id is not valid: {error}.", 400) from None
+            raise _rejected(
+                "token-subject", f"The token's user id is not valid: {error}.", 400
+            ) from None
         try:
             path = validate_relative_path(claims["path"])
         except PathRejected as error:

@@ -28,9 +28,14 @@ from sidecar.runtime.local import LocalBackend
 
 CI = os.environ.get("CI", "").lower() == "true"
 EMPTY_NOTEBOOK = json.dumps(
-    {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                              "language": "python"}},
-     "nbformat": 4, "nbformat_minor": 5}
+    {
+        "cells": [],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 )
 
 
@@ -131,13 +136,20 @@ class Stack:
         return devstack.make_user(self.data_dir, user_id, files)
 
     def token(self, user_id: str, path: str = "", **claims: Any) -> str:
-        return mint_launch_token(self.key, issuer=devstack.ISSUER, audience="nextpyter-sidecar",
-                                 user_id=user_id, path=path, **claims)
+        return mint_launch_token(
+            self.key,
+            issuer=devstack.ISSUER,
+            audience="nextpyter-sidecar",
+            user_id=user_id,
+            path=path,
+            **claims,
+        )
 
     def launch(self, user_id: str, path: str = "") -> tuple[str, dict[str, Any]]:
         """POST a launch token (JSON); return the session cookie and the launch."""
-        response = requests.post(f"{self.url}/api/v1/launch",
-                                 json={"token": self.token(user_id, path)}, timeout=30)
+        response = requests.post(
+            f"{self.url}/api/v1/launch", json={"token": self.token(user_id, path)}, timeout=30
+        )
         assert response.status_code == 202, response.text
         cookie = response.headers["Set-Cookie"].split(";")[0]
         return cookie, response.json()
@@ -163,8 +175,9 @@ class Stack:
             backend.stop(server.slug)
 
 
-def start_stack(workdir: Path, redis_address: str, jwks: Path, key: Ed25519PrivateKey,
-                **env_overrides: str) -> Stack:
+def start_stack(
+    workdir: Path, redis_address: str, jwks: Path, key: Ed25519PrivateKey, **env_overrides: str
+) -> Stack:
     require("nginx")
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -179,8 +192,12 @@ def start_stack(workdir: Path, redis_address: str, jwks: Path, key: Ed25519Priva
 
 
 @pytest.fixture(scope="session")
-def stack(workdir: Path, redis_service: devstack.Service, keys: tuple[Path, Path],
-          signing_key: Ed25519PrivateKey) -> Iterator[Stack]:
+def stack(
+    workdir: Path,
+    redis_service: devstack.Service,
+    keys: tuple[Path, Path],
+    signing_key: Ed25519PrivateKey,
+) -> Iterator[Stack]:
     running = start_stack(workdir / "stack", redis_service.address, keys[1], signing_key)
     yield running
     running.stop_all()

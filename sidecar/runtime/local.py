@@ -102,7 +102,7 @@ class LocalBackend(Backend):
     def __init__(self, runtime_dir: Path, python: str = "", extra_args: tuple[str, ...] = ()):
         self.servers_dir = runtime_dir / "servers"
         self.servers_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.servers_dir, 0o711)
+        os.chmod(self.servers_dir, 0o711)  # noqa: S103 - traverse only; each server dir is 0700
         self.python = python or sys.executable
         self.extra_args = extra_args
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -232,7 +232,9 @@ class LocalBackend(Backend):
         # backlog until the server's loop runs and is answered: one request, no back-off.
         while not sock.exists():
             if not _alive(state["pid"], state.get("start_ticks")):
-                raise BackendError("The Jupyter server stopped while starting: " + self._log_tail(slug))
+                raise BackendError(
+                    "The Jupyter server stopped while starting: " + self._log_tail(slug)
+                )
             if time.monotonic() > deadline:
                 raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
             time.sleep(0.01)

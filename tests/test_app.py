@@ -1,0 +1,139 @@
+"""The Flask app in-process (real Redis, no servers started): errors, authorizer, API tokens."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.apitokens import ApiTokens
+from sidecar.app import create_app
+from sidecar.config import Settings
+from sidecar.sessions import COOKIE_NAME, SessionCookies, SessionInvalid, jupyter_token
+
+
+def test_unknown_routes_and_methods_are_problem_json(client: Any) -> None:
+    missing = client.get("/api/v1/nope")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    assert missing.json["type"].startswith("urn:nextpyter:problem:") and missing.json["detail"]
+    wrong = client.delete("/api/v1/launch")
+    assert wrong.status_code == 405 and "not allowed" in wrong.json["detail"]
+
+
+def test_health_ready_and_openapi(client: Any) -> None:
+    assert client.get("/api/v1/health").json == {"status": "ok"}
+    ready = client.get("/api/v1/ready")
+    assert ready.status_code == 200 and ready.json["checks"]["redis"] == "ok"
+    assert ready.json["checks"]["jwks"].startswith("ok (1")
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+
+
+def test_ready_reports_an_unusable_jwks(
+    settings: Settings, tmp_path: Path, redis_client: Any
+) -> None:
+    empty = tmp_path / "empty-jwks.json"
+    empty.write_text('{"keys": []}')
+    app = create_app(replace(settings, jwks=str(empty)))
+    ready = app.test_client().get("/api/v1/ready")
+    assert ready.status_code == 503 and "no usable" in ready.json["checks"]["jwks"]
+
+
+def test_authorizer_answers_only_200_401_403(app: Any, client: Any, settings: Settings) -> None:
+    cookies = SessionCookies(settings.secret_key, 60, True)
+    good = cookies.issue("Ann Lee", "ann-lee--0123")
+
+    def ask(slug: str, cookie: str | None) -> Any:
+        if cookie is not None:
+            client.set_cookie(COOKIE_NAME, cookie)
+        else:
+            client.delete_cookie(COOKIE_NAME)
+        return client.get("/internal/authorize", headers={"X-NextPyter-Slug": slug})
+
+    ok = ask("ann-lee--0123", good)
+    assert ok.status_code == 200
+    assert ok.headers["X-NextPyter-Upstream-Token"] == jupyter_token(
+        settings.secret_key, "ann-lee--0123"
+    )
+    assert ok.headers["X-NextPyter-Upstream"].endswith("/servers/ann-lee--0123/jupyter.sock:")
+    assert ask("bob", good).status_code == 403
+    assert ask("../x", good).status_code == 403
+    assert ask("ann-lee--0123", None).status_code == 401
+    assert ask("ann-lee--0123", good[:-2] + "xx").status_code == 401
+    other_secret = SessionCookies("another-secret-of-enough-length-000000", 60, True)
+    assert ask("ann-lee--0123", other_secret.issue("Ann Lee", "ann-lee--0123")).status_code == 401
+
+
+def test_session_cookie_expires() -> None:
+    cookies = SessionCookies("a-secret-key-that-is-long-enough-000000", 1, True)
+    value = cookies.issue("u", "u")
+    assert cookies.read(value).slug == "u"
+    time.sleep(2.1)
+    with pytest.raises(SessionInvalid, match="expired"):
+        cookies.read(value)
+
+
+def test_launch_cookie_attributes(
+    client: Any, app: Any, settings: Settings, signing_key: Any
+) -> None:
+    from sidecar import devstack
+    from sidecar.devkeys import mint_launch_token
+
+    devstack.make_user(settings.data_dir, "zoe")
+    token = mint_launch_token(
+        signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", user_id="zoe", path=""
+    )
+    page = client.post("/api/v1/launch", data={"token": token})
+    assert page.status_code == 200 and "Starting your notebook" in page.text
+    cookie = page.headers["Set-Cookie"]
+    for attribute in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/user/zoe/"):
+        assert attribute in cookie
+    assert token not in page.text  # the token is not echoed back
+    launch_id = re.search(r"/api/v1/launches/([A-Za-z0-9_-]+)/events", page.text).group(1)
+    assert client.get(f"/api/v1/launches/{launch_id}").json["state"] in {
+        "queued",
+        "starting",
+        "ready",
+    }
+
+
+def test_dev_launcher_only_when_configured(
+    settings: Settings, keys: tuple[Path, Path], redis_client: Any
+) -> None:
+    app = create_app(replace(settings, dev_signing_key=keys[0]))
+    page = app.test_client().get("/dev/open?user=demo&path=Welcome.ipynb")
+    assert page.status_code == 200 and 'action="/api/v1/launch"' in page.text
+    assert app.test_client().get("/dev/open?user=../x").status_code == 400
+
+
+def test_api_tokens_are_stored_hashed(redis_client: Any) -> None:
+    tokens = ApiTokens(redis_client)
+    record, plain = tokens.create("ci bot", ["sessions:read"])
+    stored = redis_client.hget("nextpyter:apitokens", record.id)
+    assert plain not in stored and plain.split("_")[2] not in stored
+    assert tokens.check(plain) == record
+    assert tokens.check(plain[:-1] + ("A" if plain[-1] != "A" else "B")) is None
+    assert record.allows("sessions:read") and not record.allows("sessions:write")
+    with pytest.raises(ValueError, match="unknown"):
+        tokens.create("x", ["root"])
+    assert tokens.revoke(record.id) and tokens.check(plain) is None
+
+
+def test_openapi_documents_every_route(app: Any) -> None:
+    import json
+
+    spec = json.loads((Path(__file__).parent.parent / "sidecar" / "openapi.json").read_text())
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule[len("/api/v1") :])
+        path = path.replace("{user_id}", "{user}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((path, method.lower()))
+    assert served == documented

@@ -1,0 +1,338 @@
+"""The launch path for real: gunicorn sidecar, nginx gateway, Jupyter servers, Redis."""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+import requests
+
+from sidecar.apitokens import ApiTokens
+from sidecar.runtime import local
+from sidecar.sessions import jupyter_token
+from sidecar.slugs import slug_for
+
+from .conftest import EMPTY_NOTEBOOK, Stack, start_stack, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def server_processes(slug: str) -> list[int]:
+    """Pids of Jupyter server processes (not kernels) carrying ``slug``'s marker."""
+    pids = []
+    for pid, marked, _ in local._marked_processes():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marked == slug and b"jupyter_server" in cmdline:
+            pids.append(pid)
+    return pids
+
+
+def test_launch_opens_the_notebook_and_reuses_the_server(stack: Stack) -> None:
+    stack.user("alice", {"nb.ipynb": EMPTY_NOTEBOOK})
+    cookie, launch = stack.launch("alice", "nb.ipynb")
+    assert launch["url"] == "/user/alice/lab/tree/nb.ipynb"
+    assert stack.wait(launch)["state"] == "ready"
+    status = stack.get("/user/alice/api/status", cookie)
+    assert status.status_code == 200 and "started" in status.json()
+    contents = stack.get("/user/alice/api/contents/nb.ipynb", cookie)
+    assert contents.json()["type"] == "notebook"
+    lab = stack.get("/user/alice/lab/tree/nb.ipynb", cookie)
+    assert lab.status_code == 200 and "jupyter-config-data" in lab.text
+    assert jupyter_token(stack.env["NEXTPYTER_SECRET_KEY"], "alice") not in lab.text
+    first = server_processes("alice")
+    assert len(first) == 1
+
+    cookie2, again = stack.launch("alice", "nb.ipynb")
+    assert stack.wait(again)["state"] == "ready"
+    assert server_processes("alice") == first  # reused, not restarted
+    assert stack.get("/user/alice/api/status", cookie2).status_code == 200
+
+
+def test_users_cannot_reach_each_other(stack: Stack) -> None:
+    stack.user("anna")
+    stack.user("Bob Smith")
+    cookie_a, launch_a = stack.launch("anna")
+    cookie_b, launch_b = stack.launch("Bob Smith")
+    assert stack.wait(launch_a)["state"] == stack.wait(launch_b)["state"] == "ready"
+    slug_b = slug_for("Bob Smith")
+    assert launch_b["slug"] == slug_b != "Bob Smith"
+
+    assert stack.get(f"/user/{slug_b}/api/status", cookie_b).status_code == 200
+    denied = stack.get(f"/user/{slug_b}/api/contents", cookie_a)
+    assert denied.status_code == 403 and "another user" in denied.text
+    assert stack.get("/user/anna/api/contents", cookie_b).status_code == 403
+    # No cookie, a forged one, or a cookie of another name: 401 with what to do.
+    for cookie in (None, "nextpyter_session=forged.value.here", "other=1"):
+        response = stack.get(f"/user/{slug_b}/api/contents", cookie)
+        assert response.status_code == 401 and "Open the notebook again" in response.text
+    # Anna's cookie altered to name Bob's slug fails its signature.
+    name, value = cookie_a.split("=", 1)
+    payload, stamp, signature = value.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    assert claims["s"] == "anna"
+    claims["s"] = slug_b
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    forged = f"{name}={payload}.{stamp}.{signature}"
+    assert stack.get(f"/user/{slug_b}/api/contents", forged).status_code == 401
+
+
+def test_a_token_cannot_open_another_users_files(stack: Stack) -> None:
+    stack.user("carl", {"secret.txt": "carl's"})
+    stack.user("dora")
+    for path in ("../carl/files/secret.txt", "/carl/files", "a/../../carl"):
+        response = requests.post(
+            f"{stack.url}/api/v1/launch", json={"token": stack.token("dora", path)}, timeout=10
+        )
+        assert response.status_code == 400, path
+        assert response.json()["code"] == "token-path"
+    assert stack.backend.status("dora") is None
+
+
+def test_concurrent_launches_make_one_server(stack: Stack) -> None:
+    stack.user("eve")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        launches = list(pool.map(lambda _: stack.launch("eve"), range(8)))
+        results = list(pool.map(lambda item: stack.wait(item[1]), launches))
+    assert [r["state"] for r in results] == ["ready"] * 8
+    assert len(server_processes("eve")) == 1
+    for cookie, _ in launches:
+        assert stack.get("/user/eve/api/status", cookie).status_code == 200
+
+
+def test_gateway_hides_the_authorizer_and_explains_a_stopped_server(stack: Stack) -> None:
+    assert stack.get("/internal/authorize").status_code == 404
+    stack.user("fay")
+    cookie, launch = stack.launch("fay")
+    assert stack.wait(launch)["state"] == "ready"
+    stack.backend.stop("fay")
+    gone = stack.get("/user/fay/lab", cookie)
+    assert gone.status_code == 502 and "not running" in gone.text
+
+
+def test_launch_for_a_user_without_files_folder(stack: Stack) -> None:
+    response = requests.post(
+        f"{stack.url}/api/v1/launch", json={"token": stack.token("nobody-here")}, timeout=10
+    )
+    assert response.status_code == 404 and response.json()["code"] == "no-files-folder"
+
+
+def test_failed_start_is_reported(
+    workdir: Path, redis_service: Any, keys: tuple[Path, Path], signing_key: Any
+) -> None:
+    """A server that dies at start: the progress stream says why, nothing is left."""
+    broken = workdir / "broken-python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: no jupyter_server here' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    failing = start_stack(
+        workdir / "failing",
+        redis_service.address,
+        keys[1],
+        signing_key,
+        NEXTPYTER_LOCAL_PYTHON=str(broken),
+    )
+    try:
+        failing.user("gus")
+        _, launch = failing.launch("gus")
+        result = failing.wait(launch)
+        assert result["state"] == "failed"
+        assert "stopped while starting" in result["message"]
+        assert "no jupyter_server here" in result["message"]
+        assert failing.backend.status("gus") is None
+        assert not (failing.backend.servers_dir / "gus").exists()
+    finally:
+        failing.gateway.stop()
+        failing.sidecar.stop()
+
+
+def test_api_requires_scoped_tokens(stack: Stack, redis_service: Any) -> None:
+    tokens = ApiTokens(redis_lib.Redis.from_url(redis_service.address, decode_responses=True))
+    _, reader = tokens.create("reader", ["sessions:read"])
+    _, admin = tokens.create("admin", ["admin"])
+    url = f"{stack.url}/api/v1/sessions"
+    assert requests.get(url, timeout=10).status_code == 401
+    bad = requests.get(url, headers={"Authorization": "Bearer npt_nope"}, timeout=10)
+    assert bad.status_code == 401 and bad.json()["detail"]
+    assert (
+        requests.get(url, headers={"Authorization": f"Bearer {reader}"}, timeout=10).status_code
+        == 403
+    )
+    stack.user("hal")
+    _, launch = stack.launch("hal")
+    assert stack.wait(launch)["state"] == "ready"
+    listing = requests.get(url, headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+    assert "hal" in [s["user_id"] for s in listing.json()["sessions"]]
+    one = requests.get(f"{url}/hal", headers={"Authorization": f"Bearer {reader}"}, timeout=10)
+    assert one.json()["state"] == "running"
+    # Odd user ids in the URL: 4xx with a message, never a 5xx.
+    for odd in ("..", "a%2Fb", "x" * 80, "%00", "a;b"):
+        response = requests.get(
+            f"{url}/{odd}", headers={"Authorization": f"Bearer {admin}"}, timeout=10
+        )
+        assert 400 <= response.status_code < 500, odd
+    assert (
+        requests.delete(
+            f"{url}/hal", headers={"Authorization": f"Bearer {reader}"}, timeout=10
+        ).status_code
+        == 403
+    )
+    stopped = requests.delete(
+        f"{url}/hal", headers={"Authorization": f"Bearer {admin}"}, timeout=10
+    )
+    assert stopped.status_code == 204 and stack.backend.status("hal") is None
+    # Automation launch with a bearer token (sessions:write) and a JSON body.
+    started = requests.post(
+        f"{stack.url}/api/v1/launch",
+        timeout=10,
+        headers={"Authorization": f"Bearer {admin}"},
+        json={"user": "hal", "path": ""},
+    )
+    assert started.status_code == 202
+    assert stack.wait(started.json())["state"] == "ready"
+
+
+def test_malformed_requests_are_4xx(stack: Stack) -> None:
+    cases = [
+        (
+            "post",
+            "/api/v1/launch",
+            {"data": "{not json", "headers": {"Content-Type": "application/json"}},
+        ),
+        ("post", "/api/v1/launch", {"json": ["a", "list"]}),
+        ("post", "/api/v1/launch", {"json": {"user": "x"}}),
+        ("post", "/api/v1/launch", {"data": {"nottoken": "1"}}),
+        ("post", "/api/v1/launch", {"data": "x" * 100_000}),
+        ("get", "/api/v1/launches/unknown", {}),
+        ("get", "/api/v1/launches/%2e%2e/events", {}),
+        ("get", "/api/v1/launches/" + "a" * 100, {}),
+        ("put", "/api/v1/launch", {}),
+        ("get", "/dev/open?user=demo", {}),  # the development launcher is off
+        ("get", "/no/such/page", {}),
+    ]
+    for method, path, kwargs in cases:
+        response = getattr(requests, method)(f"{stack.url}{path}", timeout=10, **kwargs)
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
+        assert response.headers["Content-Type"].startswith(
+            ("application/problem+json", "text/html")
+        ), path
+
+
+def test_restarted_sidecar_sees_running_servers_and_cleans_up(
+    workdir: Path, redis_service: Any, keys: tuple[Path, Path], signing_key: Any
+) -> None:
+    first = start_stack(workdir / "restart", redis_service.address, keys[1], signing_key)
+    second = None
+    try:
+        first.user("ivy")
+        cookie, launch = first.launch("ivy")
+        assert first.wait(launch)["state"] == "ready"
+        pid = server_processes("ivy")
+        # A crash mid-launch: jack's launch is posted and the sidecar dies at once.
+        first.user("jack")
+        requests.post(f"{first.url}/api/v1/launch", json={"token": first.token("jack")}, timeout=10)
+        first.sidecar.kill()
+        first.gateway.stop()
+        # An orphan: a process carrying a server marker that no state file claims.
+        orphan = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(600)"],
+            env={**os.environ, local.MARKER: "ghost:0123"},
+            start_new_session=True,
+        )
+        try:
+            os.utime(first.backend.servers_dir)  # nothing else needed: reconcile reads /proc
+            original_grace = local.ORPHAN_GRACE
+            local.ORPHAN_GRACE = 0.0  # in this process only: the reconcile below
+            try:
+                first.backend.reconcile()
+            finally:
+                local.ORPHAN_GRACE = original_grace
+            wait_until(lambda: orphan.poll() is not None, timeout=10)
+        finally:
+            if orphan.poll() is None:
+                orphan.kill()
+            orphan.wait(5)
+        second = start_stack(
+            workdir / "restart",
+            redis_service.address,
+            keys[1],
+            signing_key,
+            NEXTPYTER_SECRET_KEY=first.env["NEXTPYTER_SECRET_KEY"],
+        )
+        # The new sidecar sees ivy's server at once and the old cookie still works.
+        assert server_processes("ivy") == pid
+        assert second.get("/user/ivy/api/status", cookie).status_code == 200
+        # jack: one server or none, and never an orphan.
+        wait_until(
+            lambda: (
+                not second.backend.status("jack")
+                or second.backend.status("jack").state == "running"
+            ),
+            timeout=60,
+        )
+        procs = server_processes("jack")
+        assert len(procs) <= 1
+        if procs:
+            assert second.backend.status("jack") is not None
+    finally:
+        if second is not None:
+            second.stop_all()
+            second.gateway.stop()
+            second.sidecar.stop()
+        first.stop_all()
+        first.gateway.stop()
+        first.sidecar.stop()
+
+
+def test_stop_leaves_no_kernel_behind(stack: Stack) -> None:
+    stack.user("kim")
+    cookie, launch = stack.launch("kim")
+    assert stack.wait(launch)["state"] == "ready"
+    kernel = requests.post(
+        f"{stack.url}/user/kim/api/kernels",
+        headers={"Cookie": cookie},
+        json={"name": "python3"},
+        timeout=30,
+    )
+    assert kernel.status_code == 201, kernel.text
+    marked = wait_until(
+        lambda: [
+            p
+            for p, s, _ in local._marked_processes()
+            if s == "kim" and p not in server_processes("kim")
+        ]
+    )
+    stack.backend.stop("kim")
+    for pid in marked:
+        assert not Path(f"/proc/{pid}").exists() or _zombie(pid)
+    assert not (stack.backend.servers_dir / "kim").exists()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+    except OSError:
+        return True
+
+
+def test_sigterm_to_sidecar_leaves_servers_running(stack: Stack) -> None:
+    """Servers live in the runtime, not in the sidecar: a sidecar worker exiting
+    (graceful restart) does not take them down."""
+    stack.user("lou")
+    cookie, launch = stack.launch("lou")
+    assert stack.wait(launch)["state"] == "ready"
+    os.kill(stack.sidecar.pid, signal.SIGHUP)  # gunicorn: reload workers
+    time.sleep(1.0)
+    assert server_processes("lou")
+    assert wait_until(lambda: stack.get("/user/lou/api/status", cookie).status_code == 200)
