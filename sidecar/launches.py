@@ -20,7 +20,7 @@ import redis
 
 from .paths import PathRejected, user_files_dir
 from .problems import Problem
-from .runtime import Backend, BackendError, ServerSpec
+from .runtime import Backend, BackendError, Server, ServerSpec
 from .sessions import jupyter_token
 from .slugs import slug_for
 from .store import LaunchEvents, spawn_lock
@@ -42,6 +42,17 @@ def notebook_url(slug: str, path: str, is_dir: bool) -> str:
     if not path:
         return base
     return f"{base}/tree/{quote(path)}" if not is_dir else f"{base}/tree/{quote(path)}/"
+
+
+def _running(server: Server, profile: str) -> str:
+    """A running server is reused as it is: restarting it for another profile would end
+    the user's kernels without asking."""
+    if server.profile == profile:
+        return "Your server is running"
+    return (
+        f"Your server is already running with the {server.profile!r} profile; stop it "
+        f"(in Nextcloud's personal settings) to start one with {profile!r}"
+    )
 
 
 class Launcher:
@@ -87,8 +98,8 @@ class Launcher:
         )
         self.events.publish(launch.id, "queued", "Preparing your server", slug=slug, url=url)
         server = self.backend.status(slug)
-        if server is not None and server.state == "running" and server.profile == profile:
-            self.events.publish(launch.id, "ready", "Your server is running", url=url, percent=100)
+        if server is not None and server.state == "running":
+            self.events.publish(launch.id, "ready", _running(server, profile), url=url, percent=100)
             return launch
         threading.Thread(
             target=self._run, args=(launch, spec), name=f"launch-{slug}", daemon=True
@@ -114,21 +125,13 @@ class Launcher:
             return
         try:
             server = self.backend.status(spec.slug)
-            if server is not None and server.profile != spec.profile:
-                publish(
-                    launch.id,
-                    "starting",
-                    f"Stopping your {server.profile} server to start {spec.profile}",
-                    percent=10,
-                )
-                self.backend.stop(spec.slug)
-                server = None
             if server is None:
                 publish(launch.id, "starting", "Starting your Jupyter server", percent=30)
-                self.backend.start(spec)
+                server = self.backend.start(spec)
             publish(launch.id, "starting", "Waiting for Jupyter to answer", percent=70)
-            self.backend.wait_ready(spec.slug, self.start_timeout)
-            publish(launch.id, "ready", "Your server is running", url=launch.url, percent=100)
+            server = self.backend.wait_ready(spec.slug, self.start_timeout)
+            message = _running(server, spec.profile)
+            publish(launch.id, "ready", message, url=launch.url, percent=100)
         except BackendError as error:
             log.warning("launch of %s failed: %s", spec.slug, error)
             self.backend.stop(spec.slug)

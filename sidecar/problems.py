@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+import redis
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -83,6 +84,19 @@ def register(app: Flask) -> None:
         }.get(status, error.description or "The request could not be handled.")
         return problem_response(
             Problem(status, (error.name or "error").lower().replace(" ", "-"), error.name, detail)
+        )
+
+    @app.errorhandler(redis.RedisError)
+    def _redis(error: redis.RedisError) -> Response:
+        log.error("Redis failed on %s %s: %s", request.method, request.path, error)
+        return problem_response(
+            Problem(
+                503,
+                "redis-unavailable",
+                "Service unavailable",
+                "NextPyter cannot reach its Redis right now, so nothing was started. Try again "
+                "in a minute; if it keeps failing, ask your administrator.",
+            )
         )
 
     @app.errorhandler(Exception)

@@ -137,3 +137,21 @@ def test_openapi_documents_every_route(app: Any) -> None:
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method.lower()))
     assert served == documented
+
+
+def test_redis_down_is_503_with_a_message(
+    settings: Settings, tmp_path: Path, signing_key: Any
+) -> None:
+    from sidecar import devstack
+    from sidecar.devkeys import mint_launch_token
+
+    app = create_app(replace(settings, redis_url=f"unix://{tmp_path}/no-redis.sock"))
+    devstack.make_user(settings.data_dir, "ann")
+    token = mint_launch_token(
+        signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", user_id="ann"
+    )
+    response = app.test_client().post("/api/v1/launch", json={"token": token})
+    assert response.status_code == 503 and response.json["code"] == "redis-unavailable"
+    assert app.extensions["nextpyter"].backend.list() == []
+    ready = app.test_client().get("/api/v1/ready")
+    assert ready.status_code == 503 and "unreachable" in ready.json["checks"]["redis"]
