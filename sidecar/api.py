@@ -18,13 +18,15 @@ from .paths import PathRejected, validate_relative_path
 from .problems import Problem
 from .slugs import InvalidUserId, slug_for, validate_user_id
 from .store import TERMINAL_STATES
+from .tokens import AdminToken
 
 api = Blueprint("api", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 KEEPALIVE_SECONDS = 15.0
 
 
-def _bearer() -> ApiToken:
+def _bearer() -> ApiToken | AdminToken:
+    """The caller: an API token (``npt_…``), or an admin token signed by Nextcloud."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -35,7 +37,10 @@ def _bearer() -> ApiToken:
             "Send an API token as 'Authorization: Bearer <token>'. An administrator "
             "creates one with 'nextpyter-admin token create'.",
         )
-    token = services().api_tokens.check(value.strip())
+    value = value.strip()
+    if not value.startswith("npt_") and value.count(".") == 2:
+        return services().verifier.verify_admin(value)
+    token = services().api_tokens.check(value)
     if token is None:
         raise Problem(
             401,
@@ -124,7 +129,7 @@ def launch() -> Response:
     return response
 
 
-def _require(token: ApiToken, scope: str) -> None:
+def _require(token: ApiToken | AdminToken, scope: str) -> None:
     if not token.allows(scope):
         raise Problem(
             403,

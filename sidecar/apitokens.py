@@ -30,6 +30,11 @@ NAME_RE = re.compile(r"[A-Za-z0-9 _.@-]{1,64}")
 HASH_KEY = KEY_PREFIX + "apitokens"
 
 
+def scope_allows(scopes: frozenset[str], scope: str) -> bool:
+    """Whether ``scopes`` grant ``scope``: ``admin`` grants every scope."""
+    return "admin" in scopes or scope in scopes
+
+
 @dataclass(frozen=True)
 class ApiToken:
     id: str
@@ -38,7 +43,7 @@ class ApiToken:
     created: float
 
     def allows(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        return scope_allows(self.scopes, scope)
 
 
 def _digest(token: str) -> str:

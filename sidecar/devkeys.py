@@ -99,3 +99,28 @@ def mint_launch_token(
     }
     claims.update(extra)
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": public_jwk(key)["kid"]})
+
+
+def mint_admin_token(
+    key: Ed25519PrivateKey,
+    *,
+    issuer: str,
+    audience: str,
+    scopes: list[str],
+    subject: str = "nextcloud",
+    lifetime: int = 60,
+) -> str:
+    """An admin token as the Nextcloud app signs it for its calls to the sidecar API."""
+    issued = int(time.time())
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + lifetime,
+        "jti": secrets.token_urlsafe(18),
+        "purpose": "admin",
+        "scopes": scopes,
+    }
+    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": public_jwk(key)["kid"]})

@@ -38,6 +38,9 @@ MAX_TOKEN_BYTES = 8192
 MAX_LIFETIME = 120
 MIN_REFRESH_GAP = 10.0
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "path", "profile")
+# Admin calls (Nextcloud's server side calling the sidecar API): same keys and rules,
+# ``purpose`` "admin", and the API scopes granted (see sidecar/apitokens.py: SCOPES).
+ADMIN_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "purpose", "scopes")
 JTI_RE = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
@@ -66,6 +69,19 @@ class LaunchToken:
     jti: str
     issued_at: int
     expires_at: int
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    """The claims of a verified admin token."""
+
+    subject: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        from .apitokens import scope_allows
+
+        return scope_allows(self.scopes, scope)
 
 
 class JtiStore(Protocol):
@@ -162,30 +178,47 @@ class LaunchTokenVerifier:
         self._clock = clock
 
     def verify(self, raw: object) -> LaunchToken:
+        """Verify a launch token; raise :class:`TokenRejected` (a 4xx) on any fault."""
+        claims = self._verified_claims(raw, REQUIRED_CLAIMS, "launch")
+        return self._check_claims(claims)
+
+    def verify_admin(self, raw: object) -> AdminToken:
+        """Verify an admin token: Nextcloud calling the sidecar's API for an administrator."""
+        claims = self._verified_claims(raw, ADMIN_CLAIMS, "admin")
+        scopes = claims["scopes"]
+        if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+            raise _rejected("token-claim-invalid", "The admin token's scopes must be a list.", 400)
+        self._check_jti(claims)
+        return AdminToken(subject=str(claims["sub"])[:64], scopes=frozenset(scopes))
+
+    def _verified_claims(
+        self, raw: object, required: tuple[str, ...], purpose: str
+    ) -> dict[str, Any]:
+        """Signature, algorithm, key, registered claims, lifetime and purpose."""
         if not isinstance(raw, str) or not raw.strip():
             raise _rejected("token-missing", "No launch token came with the request. " + AGAIN, 400)
         raw = raw.strip()
         if len(raw.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
             raise _rejected(
                 "token-too-large",
-                f"The launch token is over {MAX_TOKEN_BYTES} bytes. " + AGAIN,
+                f"The token is over {MAX_TOKEN_BYTES} bytes. " + AGAIN,
                 400,
             )
         try:
             header = jwt.get_unverified_header(raw)
         except jwt.PyJWTError:
             raise _rejected(
-                "token-malformed", "The launch token is not a well-formed JWT. " + AGAIN, 400
+                "token-malformed", "The token is not a well-formed JWT. " + AGAIN, 400
             ) from None
         if header.get("alg") != ALGORITHM:
             raise _rejected(
                 "token-algorithm",
-                f"The launch token is signed with {str(header.get('alg'))[:20]!r}; only "
+                f"The token is signed with {str(header.get('alg'))[:20]!r}; only "
                 f"{ALGORITHM} (Ed25519) is accepted. " + AGAIN,
             )
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid or len(kid) > 128:
-            raise _rejected("token-kid", "The launch token names no signing key (kid). " + AGAIN)
+            raise _rejected("token-kid", "The token names no signing key (kid). " + AGAIN)
         try:
             key = self.keys.get(kid)
         except Exception:
@@ -199,13 +232,35 @@ class LaunchTokenVerifier:
         if key is None:
             raise _rejected(
                 "token-unknown-key",
-                "The launch token is signed with a key this NextPyter does not know. "
+                "The token is signed with a key this NextPyter does not know. "
                 "If the administrator just rotated keys, try again in a minute.",
             )
-        claims = self._decode(raw, key)
-        return self._check_claims(claims)
+        claims = self._decode(raw, key, required)
+        iat, exp = claims["iat"], claims["exp"]
+        if not all(isinstance(v, int) for v in (iat, exp, claims["nbf"])):
+            raise _rejected("token-claim-invalid", "Token times must be whole seconds.", 400)
+        if exp - iat > MAX_LIFETIME:
+            raise _rejected(
+                "token-lifetime",
+                f"The token lives longer than {MAX_LIFETIME} seconds, which NextPyter "
+                "refuses. " + AGAIN,
+            )
+        if claims.get("purpose", "launch") != purpose:
+            raise _rejected("token-purpose", f"This token is not a {purpose} token.", 403)
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not JTI_RE.fullmatch(jti):
+            raise _rejected("token-claim-invalid", "The token id (jti) is malformed.", 400)
+        return claims
 
-    def _decode(self, raw: str, key: PyJWK) -> dict[str, Any]:
+    def _check_jti(self, claims: dict[str, Any]) -> None:
+        # Last: a token refused for any other reason keeps its jti unused.
+        if not self.jti_store.mark_used(claims["jti"], claims["exp"] + self.clock_skew):
+            raise _rejected(
+                "token-replayed",
+                "This token was used already; each one works once. " + AGAIN,
+            )
+
+    def _decode(self, raw: str, key: PyJWK, required: tuple[str, ...]) -> dict[str, Any]:
         try:
             return jwt.decode(
                 raw,
@@ -214,7 +269,7 @@ class LaunchTokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.clock_skew,
-                options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+                options={"require": list(required), "strict_aud": True},
             )
         except jwt.ExpiredSignatureError:
             raise _rejected("token-expired", "The launch token has expired. " + AGAIN) from None
@@ -251,20 +306,6 @@ class LaunchTokenVerifier:
             raise _rejected("token-invalid", f"The launch token is not valid ({error}).") from None
 
     def _check_claims(self, claims: dict[str, Any]) -> LaunchToken:
-        iat, exp = claims["iat"], claims["exp"]
-        if not all(isinstance(v, int) for v in (iat, exp, claims["nbf"])):
-            raise _rejected("token-claim-invalid", "Token times must be whole seconds.", 400)
-        if exp - iat > MAX_LIFETIME:
-            raise _rejected(
-                "token-lifetime",
-                f"The launch token lives longer than {MAX_LIFETIME} seconds, which NextPyter "
-                "refuses. " + AGAIN,
-            )
-        if claims.get("purpose", "launch") != "launch":
-            raise _rejected("token-purpose", "This token is not a launch token.", 403)
-        jti = claims["jti"]
-        if not isinstance(jti, str) or not JTI_RE.fullmatch(jti):
-            raise _rejected("token-claim-invalid", "The token id (jti) is malformed.", 400)
         try:
             user_id = validate_user_id(claims["sub"])
         except InvalidUserId as error:
@@ -283,18 +324,13 @@ class LaunchTokenVerifier:
                 f"{', '.join(self.profiles)}). Ask your administrator.",
                 400,
             )
-        # Last: a token refused for any reason above keeps its jti unused.
-        if not self.jti_store.mark_used(jti, exp + self.clock_skew):
-            raise _rejected(
-                "token-replayed",
-                "This launch token was used already; each one works once. " + AGAIN,
-            )
+        self._check_jti(claims)
         return LaunchToken(
             issuer=claims["iss"],
             user_id=user_id,
             path=path,
             profile=profile,
-            jti=jti,
-            issued_at=iat,
-            expires_at=exp,
+            jti=claims["jti"],
+            issued_at=claims["iat"],
+            expires_at=claims["exp"],
         )

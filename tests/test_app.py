@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sidecar.apitokens import ApiTokens
 from sidecar.app import create_app
@@ -155,3 +156,27 @@ def test_redis_down_is_503_with_a_message(
     assert app.extensions["nextpyter"].backend.list() == []
     ready = app.test_client().get("/api/v1/ready")
     assert ready.status_code == 503 and "unreachable" in ready.json["checks"]["redis"]
+
+
+def test_admin_token_on_the_api(client: Any, signing_key: Any) -> None:
+    from sidecar import devstack
+    from sidecar.devkeys import mint_admin_token
+
+    def call(scopes: list[str]) -> Any:
+        token = mint_admin_token(
+            signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", scopes=scopes
+        )
+        return client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {token}"})
+
+    assert call(["admin"]).json == {"sessions": []}
+    assert call(["sessions:read"]).status_code == 403
+    forged = mint_admin_token(
+        Ed25519PrivateKey.generate(),
+        issuer=devstack.ISSUER,
+        audience="nextpyter-sidecar",
+        scopes=["admin"],
+    )
+    assert (
+        client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {forged}"}).status_code
+        == 401
+    )

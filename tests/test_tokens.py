@@ -273,3 +273,27 @@ def test_mint_launch_token_matches_contract(signing_key: Ed25519PrivateKey) -> N
     assert header["alg"] == "EdDSA" and header["kid"] == public_jwk(signing_key)["kid"]
     assert set(body) == {"iss", "aud", "sub", "iat", "nbf", "exp", "jti", "path", "profile"}
     assert body["exp"] - body["iat"] <= 120
+
+
+def test_admin_tokens(verifier: LaunchTokenVerifier, signing_key: Ed25519PrivateKey) -> None:
+    from sidecar.devkeys import mint_admin_token
+
+    raw = mint_admin_token(
+        signing_key, issuer=devstack.ISSUER, audience=AUD, scopes=["sessions:read"]
+    )
+    admin = verifier.verify_admin(raw)
+    assert admin.allows("sessions:read") and not admin.allows("sessions:write")
+    with pytest.raises(TokenRejected, match="used already"):
+        verifier.verify_admin(raw)
+    # A launch token is no admin token, and an admin token opens no notebook.
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify_admin(sign(signing_key, claims(purpose="launch", scopes=["admin"])))
+    assert caught.value.code == "token-purpose"
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(
+            mint_admin_token(signing_key, issuer=devstack.ISSUER, audience=AUD, scopes=["admin"])
+        )
+    assert caught.value.code in {"token-claim-missing", "token-purpose"}
+    bad_scopes = sign(signing_key, claims(purpose="admin", scopes="admin"))
+    with pytest.raises(TokenRejected, match="scopes"):
+        verifier.verify_admin(bad_scopes)
