@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, stream
 
 from .apitokens import ApiToken
 from .app import services
+from .dynconfig import parse as parse_config
 from .launches import Launch
 from .paths import PathRejected, validate_relative_path
 from .problems import Problem
@@ -108,13 +109,14 @@ def launch() -> Response:
                 path = validate_relative_path(body.get("path", ""))
             except PathRejected as error:
                 raise Problem(400, "path-refused", "Path refused", f"{error}.") from None
-            profile = body.get("profile", svc.settings.profiles[0])
-            if profile not in svc.settings.profiles:
+            config = svc.config.get()
+            profile = body.get("profile", config.default_profile)
+            if profile not in config.profiles:
                 raise Problem(
                     400,
                     "profile-unknown",
                     "Unknown profile",
-                    f"Offered profiles: {', '.join(svc.settings.profiles)}.",
+                    f"Offered profiles: {', '.join(config.profiles)}.",
                 )
         started = svc.launcher.launch(user_id, path, profile)
         response = jsonify(_launch_json(started))
@@ -218,6 +220,21 @@ def stop_session(user_id: str) -> Response:
     if not services().backend.stop(slug_for(_user(user_id))):
         raise Problem(404, "no-server", "No server", f"{user_id!r} has no running server.")
     return Response(status=204)
+
+
+@api.get("/config")
+@require_scope("admin")
+def get_config() -> Response:
+    return jsonify(services().config.get().to_dict())
+
+
+@api.put("/config")
+@require_scope("admin")
+def put_config() -> Response:
+    """Replace the run-time settings; every replica applies them at its next launch."""
+    config = parse_config(request.get_json(silent=True))
+    services().config.put(config)
+    return jsonify(config.to_dict())
 
 
 @api.get("/health")

@@ -12,6 +12,8 @@ from flask import Flask, current_app
 from . import problems
 from .apitokens import ApiTokens
 from .config import Settings, load_settings
+from .culler import Culler
+from .dynconfig import ConfigStore
 from .launches import Launcher
 from .runtime import Backend, make_backend
 from .sessions import SessionCookies
@@ -34,6 +36,7 @@ class Services:
     events: LaunchEvents
     cookies: SessionCookies
     api_tokens: ApiTokens
+    config: ConfigStore
 
 
 def services() -> Services:
@@ -45,6 +48,7 @@ def build_services(settings: Settings, backend: Backend | None = None) -> Servic
     client = connect(settings.redis_url)
     backend = backend or make_backend(settings)
     keys = KeySet(settings.jwks, refresh_interval=settings.jwks_refresh_interval)
+    config = ConfigStore(client, settings)
     return Services(
         settings=settings,
         redis=client,
@@ -55,7 +59,7 @@ def build_services(settings: Settings, backend: Backend | None = None) -> Servic
             issuer=settings.token_issuer,
             audience=settings.token_audience,
             jti_store=RedisJtiStore(client),
-            profiles=settings.profiles,
+            profiles=config.profiles,
             clock_skew=settings.clock_skew,
         ),
         launcher=Launcher(
@@ -66,6 +70,7 @@ def build_services(settings: Settings, backend: Backend | None = None) -> Servic
             settings.secret_key, settings.session_max_age, settings.cookie_secure
         ),
         api_tokens=ApiTokens(client),
+        config=config,
     )
 
 
@@ -76,6 +81,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     svc = build_services(settings, **overrides)
     app.extensions["nextpyter"] = svc
     svc.backend.reconcile()
+    if settings.cull_interval:
+        Culler(svc.backend, svc.redis, svc.config, settings.secret_key).start(
+            settings.cull_interval
+        )
 
     from .api import api
     from .authorize import authorize

@@ -37,6 +37,7 @@ class Settings:
     start_timeout: float = 60.0
     progress_timeout: float = 300.0
     jwks_refresh_interval: float = 300.0
+    cull_interval: float = 60.0
     dev_signing_key: Path | None = None
     local_python: str = ""
     extra: dict[str, str] = field(default_factory=dict)
@@ -127,6 +128,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         start_timeout=float(_int(env, "START_TIMEOUT", 60, 5, 3600)),
         progress_timeout=float(_int(env, "PROGRESS_TIMEOUT", 300, 10, 3600)),
         jwks_refresh_interval=float(_int(env, "JWKS_REFRESH_INTERVAL", 300, 10, 86400)),
+        cull_interval=float(_int(env, "CULL_INTERVAL", 60, 0, 3600)),
         dev_signing_key=Path(dev_key) if dev_key else None,
         local_python=_get(env, "LOCAL_PYTHON", ""),
     )

@@ -35,7 +35,7 @@ def dev_open() -> Response:
         audience=svc.settings.token_audience,
         user_id=user_id,
         path=path,
-        profile=svc.settings.profiles[0],
+        profile=svc.config.get().default_profile,
     )
     response = Response(render_template("dev_open.html", token=token), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"

@@ -20,7 +20,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -165,7 +165,7 @@ class LaunchTokenVerifier:
         issuer: str,
         audience: str,
         jti_store: JtiStore,
-        profiles: tuple[str, ...],
+        profiles: Collection[str] | Callable[[], Collection[str]],
         clock_skew: int = 30,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -317,11 +317,12 @@ class LaunchTokenVerifier:
         except PathRejected as error:
             raise _rejected("token-path", f"The token's path is refused: {error}.", 400) from None
         profile = claims["profile"]
-        if not isinstance(profile, str) or profile not in self.profiles:
+        offered = self.profiles() if callable(self.profiles) else self.profiles
+        if not isinstance(profile, str) or profile not in offered:
             raise _rejected(
                 "token-profile",
                 f"The profile {str(profile)[:40]!r} is not offered here (offered: "
-                f"{', '.join(self.profiles)}). Ask your administrator.",
+                f"{', '.join(offered)}). Ask your administrator.",
                 400,
             )
         self._check_jti(claims)

@@ -88,7 +88,9 @@ def signing_key(keys: tuple[Path, Path]) -> Ed25519PrivateKey:
 def settings(tmp_path: Path, redis_service: devstack.Service, keys: tuple[Path, Path]) -> Settings:
     data = tmp_path / "data"
     data.mkdir()
-    env = devstack.sidecar_env(tmp_path, redis_service.address, data, keys[1])
+    env = devstack.sidecar_env(
+        tmp_path, redis_service.address, data, keys[1], NEXTPYTER_CULL_INTERVAL="0"
+    )
     return load_settings(env)
 
 
@@ -155,14 +157,26 @@ class Stack:
         return cookie, response.json()
 
     def wait(self, launch: dict[str, Any], timeout: float = 90) -> dict[str, Any]:
-        """Follow the launch's server-sent events to its last event."""
+        """Follow the launch's server-sent events to its last event, reconnecting with
+        Last-Event-ID when the stream is cut (a sidecar reload), as EventSource does."""
         last: dict[str, Any] = {}
-        with requests.get(f"{self.url}{launch['events']}", stream=True, timeout=timeout) as r:
-            for line in r.iter_lines(decode_unicode=True):
-                if line.startswith("data: "):
-                    last = json.loads(line[6:])
-                    if last.get("state") in {"ready", "failed"}:
-                        break
+        last_id = ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            headers = {"Last-Event-ID": last_id} if last_id else {}
+            try:
+                with requests.get(
+                    f"{self.url}{launch['events']}", stream=True, timeout=timeout, headers=headers
+                ) as r:
+                    for line in r.iter_lines(decode_unicode=True):
+                        if line.startswith("id: "):
+                            last_id = line[4:]
+                        elif line.startswith("data: "):
+                            last = json.loads(line[6:])
+                            if last.get("state") in {"ready", "failed"}:
+                                return last
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                time.sleep(0.2)
         return last
 
     def get(self, path: str, cookie: str | None = None, **kwargs: Any) -> requests.Response:

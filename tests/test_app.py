@@ -180,3 +180,84 @@ def test_admin_token_on_the_api(client: Any, signing_key: Any) -> None:
         client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {forged}"}).status_code
         == 401
     )
+
+
+def _admin(signing_key: Any) -> dict[str, str]:
+    from sidecar import devstack
+    from sidecar.devkeys import mint_admin_token
+
+    token = mint_admin_token(
+        signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", scopes=["admin"]
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+GOOD_CONFIG = {
+    "profiles": {
+        "small": {"cpu": 0.5, "memory": "1g", "gpu": 0},
+        "gpu": {"cpu": 4, "memory": "16G", "gpu": 1},
+    },
+    "default_profile": "small",
+    "default_image": "jupyter/lab:4",
+    "allowed_images": ["jupyter/lab:4", "registry.local:5000/ds:2024"],
+    "idle_timeout": 3600,
+    "max_lifetime": 86400,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"profiles": {}}, "'profiles'"),
+        ({"profiles": {"Big One": {}}}, "Profile name"),
+        ({"profiles": {"x": {"cpu": 0}}}, "cpu"),
+        ({"profiles": {"x": {"cpu": True}}}, "cpu"),
+        ({"profiles": {"x": {"memory": "lots"}}}, "memory"),
+        ({"profiles": {"x": {"gpu": -1}}}, "gpu"),
+        ({"default_profile": "nope"}, "default_profile"),
+        ({"allowed_images": ["UPPER/Case"]}, "allowed_images"),
+        ({"default_image": "other:1"}, "default_image"),
+        ({"idle_timeout": -5}, "idle_timeout"),
+        ({"max_lifetime": "1d"}, "max_lifetime"),
+    ],
+)
+def test_bad_run_time_settings_are_400(
+    client: Any, signing_key: Any, change: dict[str, Any], needle: str
+) -> None:
+    before = client.get("/api/v1/config", headers=_admin(signing_key)).json
+    response = client.put(
+        "/api/v1/config", json={**GOOD_CONFIG, **change}, headers=_admin(signing_key)
+    )
+    assert response.status_code == 400 and needle in response.json["detail"]
+    assert client.get("/api/v1/config", headers=_admin(signing_key)).json == before
+
+
+def test_run_time_settings_apply_to_launches(
+    client: Any, settings: Settings, signing_key: Any
+) -> None:
+    from sidecar import devstack
+    from sidecar.devkeys import mint_launch_token
+
+    assert client.put("/api/v1/config", json=GOOD_CONFIG).status_code == 401
+    saved = client.put("/api/v1/config", json=GOOD_CONFIG, headers=_admin(signing_key))
+    assert saved.status_code == 200 and saved.json["default_profile"] == "small"
+    assert client.get("/api/v1/config", headers=_admin(signing_key)).json["profiles"]["gpu"] == {
+        "cpu": 4.0,
+        "memory": "16g",
+        "gpu": 1,
+    }
+    devstack.make_user(settings.data_dir, "pia")
+
+    def launch(profile: str) -> Any:
+        token = mint_launch_token(
+            signing_key,
+            issuer=devstack.ISSUER,
+            audience="nextpyter-sidecar",
+            user_id="pia",
+            profile=profile,
+        )
+        return client.post("/api/v1/launch", json={"token": token})
+
+    refused = launch("default")  # the environment's profile is no longer offered
+    assert refused.status_code == 400 and "small" in refused.json["detail"]
+    assert launch("gpu").status_code == 202

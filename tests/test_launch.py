@@ -336,3 +336,35 @@ def test_sigterm_to_sidecar_leaves_servers_running(stack: Stack) -> None:
     time.sleep(1.0)
     assert server_processes("lou")
     assert wait_until(lambda: stack.get("/user/lou/api/status", cookie).status_code == 200)
+
+
+def test_culler_stops_idle_and_old_servers(stack: Stack, redis_service: Any) -> None:
+    from sidecar.config import load_settings
+    from sidecar.culler import Culler
+    from sidecar.dynconfig import ConfigStore, parse
+
+    client = redis_lib.Redis.from_url(redis_service.address, decode_responses=True)
+    config = ConfigStore(client, load_settings(stack.env))
+    culler = Culler(stack.backend, client, config, stack.env["NEXTPYTER_SECRET_KEY"])
+    stack.stop_all()  # only this test's servers
+    for user in ("quinn", "rita"):
+        stack.user(user)
+        _, launch = stack.launch(user)
+        assert stack.wait(launch)["state"] == "ready"
+    try:
+        config.put(parse({"profiles": {"default": {}}, "idle_timeout": 3600}))
+        assert culler.cull_once() == []  # both were just used
+        # An hour later by the clock, with no activity: both are idle.
+        culled = dict(culler.cull_once(now=time.time() + 3700))
+        assert set(culled) == {"quinn", "rita"} and "idle" in culled["quinn"]
+        assert stack.backend.status("quinn") is None
+
+        stack.user("sam")
+        _, launch = stack.launch("sam")
+        assert stack.wait(launch)["state"] == "ready"
+        config.put(parse({"profiles": {"default": {}}, "max_lifetime": 60}))
+        assert culler.cull_once() == []
+        assert [s for s, _ in culler.cull_once(now=time.time() + 120)] == ["sam"]
+    finally:
+        client.delete("nextpyter:config")
+        client.close()

@@ -75,6 +75,11 @@ class Backend(abc.ABC):
         """Adopt what runs, remove what is dead or half-created, leave no orphan."""
 
     @abc.abstractmethod
+    def activity(self, slug: str, token: str) -> float | None:
+        """When the server was last used (Unix time), as it reports it itself, or None
+        when it does not answer."""
+
+    @abc.abstractmethod
     def upstream(self, slug: str) -> str:
         """Where the gateway sends ``slug``'s requests (nginx ``proxy_pass`` form),
         computed without any I/O."""

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,18 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(self._path)
+
+
+def _get(sock: Path, path: str, timeout: float, token: str = "") -> tuple[int, bytes]:
+    """One HTTP GET to a server over its unix socket."""
+    connection = _UnixHTTPConnection(str(sock), timeout=timeout)
+    try:
+        headers = {"Authorization": f"token {token}"} if token else {}
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -238,15 +251,22 @@ class LocalBackend(Backend):
             if time.monotonic() > deadline:
                 raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
             time.sleep(0.01)
-        connection = _UnixHTTPConnection(str(sock), timeout=max(0.1, deadline - time.monotonic()))
         try:
-            connection.request("GET", f"/user/{slug}/api")
-            connection.getresponse().read()
+            _get(sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic()))
         except OSError as error:
             raise BackendError(f"The Jupyter server does not answer: {error}") from None
-        finally:
-            connection.close()
         return self._server(slug, state)
+
+    def activity(self, slug: str, token: str) -> float | None:
+        # /api/status does not count as activity itself (jupyter_server does not track it).
+        try:
+            status, body = _get(self.socket_path(slug), f"/user/{slug}/api/status", 5.0, token)
+            if status != 200:
+                return None
+            stamp = json.loads(body)["last_activity"]
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def stop(self, slug: str) -> bool:
         state = self._read_state(slug)

@@ -1,0 +1,86 @@
+"""Stops servers that sat idle too long or outlived the maximum lifetime.
+
+Every worker of every replica runs one culler thread, but a Redis lock lets only
+one of them cull in each interval. Limits come from the run-time settings
+(``idle_timeout``, ``max_lifetime``; 0 turns a limit off). Idleness is what the
+Jupyter server itself reports as its last activity (kernels and API requests);
+a server that is still starting, or whose user is being launched right now, is
+left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+import redis
+
+from .dynconfig import ConfigStore
+from .runtime import Backend
+from .sessions import jupyter_token
+from .store import KEY_PREFIX, spawn_lock
+
+log = logging.getLogger(__name__)
+
+
+class Culler:
+    def __init__(
+        self, backend: Backend, client: redis.Redis, config: ConfigStore, secret_key: str
+    ) -> None:
+        self.backend = backend
+        self.client = client
+        self.config = config
+        self.secret_key = secret_key
+        self._stop = threading.Event()
+
+    def cull_once(self, now: float | None = None) -> list[tuple[str, str]]:
+        """One pass; returns ``(slug, reason)`` for each server stopped."""
+        now = time.time() if now is None else now
+        config = self.config.get()
+        if not config.idle_timeout and not config.max_lifetime:
+            return []
+        culled = []
+        for server in self.backend.list():
+            if server.state != "running":
+                continue
+            reason = ""
+            if config.max_lifetime and now - server.created > config.max_lifetime:
+                reason = f"ran longer than {config.max_lifetime} s"
+            elif config.idle_timeout:
+                last = self.backend.activity(
+                    server.slug, jupyter_token(self.secret_key, server.slug)
+                )
+                if last is not None and now - last > config.idle_timeout:
+                    reason = f"idle for more than {config.idle_timeout} s"
+            if not reason:
+                continue
+            lock = spawn_lock(self.client, server.slug, timeout=60)
+            if not lock.acquire(blocking=False):
+                continue  # a launch for this user is under way
+            try:
+                self.backend.stop(server.slug)
+                log.info("stopped the server of %s: %s", server.slug, reason)
+                culled.append((server.slug, reason))
+            finally:
+                with contextlib.suppress(redis.RedisError):
+                    lock.release()
+        return culled
+
+    def run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                lock = self.client.lock(f"{KEY_PREFIX}culler", timeout=interval * 0.9)
+                if lock.acquire(blocking=False):  # held until it expires: once per interval
+                    self.cull_once()
+            except Exception:
+                log.exception("culling failed; trying again in %s s", interval)
+
+    def start(self, interval: float) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(interval,), name="culler", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
