@@ -27,10 +27,10 @@ from .conftest import EMPTY_NOTEBOOK, Stack, start_stack, wait_until
 pytestmark = pytest.mark.slow
 
 
-def server_processes(slug: str) -> list[int]:
+def server_processes(backend: local.LocalBackend, slug: str) -> list[int]:
     """Pids of Jupyter server processes (not kernels) carrying ``slug``'s marker."""
     pids = []
-    for pid, marked, _ in local._marked_processes():
+    for pid, marked, _ in backend.marked_processes():
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
@@ -52,12 +52,12 @@ def test_launch_opens_the_notebook_and_reuses_the_server(stack: Stack) -> None:
     lab = stack.get("/user/alice/lab/tree/nb.ipynb", cookie)
     assert lab.status_code == 200 and "jupyter-config-data" in lab.text
     assert jupyter_token(stack.env["NEXTPYTER_SECRET_KEY"], "alice") not in lab.text
-    first = server_processes("alice")
+    first = server_processes(stack.backend, "alice")
     assert len(first) == 1
 
     cookie2, again = stack.launch("alice", "nb.ipynb")
     assert stack.wait(again)["state"] == "ready"
-    assert server_processes("alice") == first  # reused, not restarted
+    assert server_processes(stack.backend, "alice") == first  # reused, not restarted
     assert stack.get("/user/alice/api/status", cookie2).status_code == 200
 
 
@@ -107,7 +107,7 @@ def test_concurrent_launches_make_one_server(stack: Stack) -> None:
         launches = list(pool.map(lambda _: stack.launch("eve"), range(8)))
         results = list(pool.map(lambda item: stack.wait(item[1]), launches))
     assert [r["state"] for r in results] == ["ready"] * 8
-    assert len(server_processes("eve")) == 1
+    assert len(server_processes(stack.backend, "eve")) == 1
     for cookie, _ in launches:
         assert stack.get("/user/eve/api/status", cookie).status_code == 200
 
@@ -238,7 +238,7 @@ def test_restarted_sidecar_sees_running_servers_and_cleans_up(
         first.user("ivy")
         cookie, launch = first.launch("ivy")
         assert first.wait(launch)["state"] == "ready"
-        pid = server_processes("ivy")
+        pid = server_processes(first.backend, "ivy")
         # A crash mid-launch: jack's launch is posted and the sidecar dies at once.
         first.user("jack")
         requests.post(f"{first.url}/api/v1/launch", json={"token": first.token("jack")}, timeout=10)
@@ -247,7 +247,7 @@ def test_restarted_sidecar_sees_running_servers_and_cleans_up(
         # An orphan: a process carrying a server marker that no state file claims.
         orphan = subprocess.Popen(
             [sys.executable, "-c", "import time; time.sleep(600)"],
-            env={**os.environ, local.MARKER: "ghost:0123"},
+            env={**os.environ, local.MARKER: f"{first.backend.installation}:ghost:0123"},
             start_new_session=True,
         )
         try:
@@ -271,7 +271,7 @@ def test_restarted_sidecar_sees_running_servers_and_cleans_up(
             NEXTPYTER_SECRET_KEY=first.env["NEXTPYTER_SECRET_KEY"],
         )
         # The new sidecar sees ivy's server at once and the old cookie still works.
-        assert server_processes("ivy") == pid
+        assert server_processes(first.backend, "ivy") == pid
         assert second.get("/user/ivy/api/status", cookie).status_code == 200
         # jack: one server or none, and never an orphan.
         wait_until(
@@ -281,7 +281,7 @@ def test_restarted_sidecar_sees_running_servers_and_cleans_up(
             ),
             timeout=60,
         )
-        procs = server_processes("jack")
+        procs = server_processes(first.backend, "jack")
         assert len(procs) <= 1
         if procs:
             assert second.backend.status("jack") is not None
@@ -309,8 +309,8 @@ def test_stop_leaves_no_kernel_behind(stack: Stack) -> None:
     marked = wait_until(
         lambda: [
             p
-            for p, s, _ in local._marked_processes()
-            if s == "kim" and p not in server_processes("kim")
+            for p, s, _ in stack.backend.marked_processes()
+            if s == "kim" and p not in server_processes(stack.backend, "kim")
         ]
     )
     stack.backend.stop("kim")
@@ -334,7 +334,7 @@ def test_sigterm_to_sidecar_leaves_servers_running(stack: Stack) -> None:
     assert stack.wait(launch)["state"] == "ready"
     os.kill(stack.sidecar.pid, signal.SIGHUP)  # gunicorn: reload workers
     time.sleep(1.0)
-    assert server_processes("lou")
+    assert server_processes(stack.backend, "lou")
     assert wait_until(lambda: stack.get("/user/lou/api/status", cookie).status_code == 200)
 
 
@@ -368,3 +368,23 @@ def test_culler_stops_idle_and_old_servers(stack: Stack, redis_service: Any) -> 
     finally:
         client.delete("nextpyter:config")
         client.close()
+
+
+def test_another_installation_never_touches_our_servers(stack: Stack, tmp_path: Path) -> None:
+    """Regression: the process marker once named only the slug, so a second installation
+    on the machine (a demo beside the tests) killed servers it did not own."""
+    stack.user("uma")
+    cookie, launch = stack.launch("uma")
+    assert stack.wait(launch)["state"] == "ready"
+    ours = server_processes(stack.backend, "uma")
+    other = local.LocalBackend(tmp_path / "other-installation")
+    assert other.installation != stack.backend.installation
+    original_grace = local.ORPHAN_GRACE
+    local.ORPHAN_GRACE = 0.0
+    try:
+        other.reconcile()
+    finally:
+        local.ORPHAN_GRACE = original_grace
+    other.stop("uma")
+    assert server_processes(stack.backend, "uma") == ours
+    assert stack.get("/user/uma/api/status", cookie).status_code == 200

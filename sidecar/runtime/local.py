@@ -8,14 +8,19 @@ kubernetes backends are for).
 Each server has a directory ``<runtime_dir>/servers/<slug>/`` (mode 0700) with
 its unix socket ``jupyter.sock`` (the gateway's upstream), ``server.json``
 (pid, process start time, owner) and ``server.log``. Every process it starts
-carries ``NEXTPYTER_SERVER=<slug>:<nonce>`` in its environment, kernels
-included, so the process table tells which processes belong to which server:
-a restarted sidecar adopts what runs and kills what no state file claims.
+carries ``NEXTPYTER_SERVER=<installation>:<slug>:<nonce>`` in its environment,
+kernels included, so the process table tells which processes belong to which
+server: a restarted sidecar adopts what runs and kills what no state file
+claims. The installation part (a hash of the runtime directory) keeps two
+installations on one machine (a demo beside the tests, say) from touching each
+other's servers.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -90,10 +95,10 @@ def _age(start_ticks: int) -> float:
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _marked_processes() -> list[tuple[int, str, str]]:
-    """(pid, slug, nonce) of every process carrying the marker that we may read."""
+def _marked_processes(installation: str) -> list[tuple[int, str, str]]:
+    """(pid, slug, nonce) of every process of ``installation`` that we may read."""
     found = []
-    needle = MARKER.encode() + b"="
+    needle = f"{MARKER}={installation}:".encode()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -116,6 +121,9 @@ class LocalBackend(Backend):
         self.servers_dir = runtime_dir / "servers"
         self.servers_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.servers_dir, 0o711)  # noqa: S103 - traverse only; each server dir is 0700
+        self.installation = hashlib.sha256(str(self.servers_dir.resolve()).encode()).hexdigest()[
+            :12
+        ]
         self.python = python or sys.executable
         self.extra_args = extra_args
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -196,7 +204,7 @@ class LocalBackend(Backend):
             "IPYTHONDIR": str(directory / "home" / ".ipython"),
             "JUPYTER_TOKEN": spec.token,
             "PYTHONUNBUFFERED": "1",
-            MARKER: f"{spec.slug}:{nonce}",
+            MARKER: f"{self.installation}:{spec.slug}:{nonce}",
         }
         command = [
             self.python, "-m", "jupyter_server",
@@ -295,7 +303,7 @@ class LocalBackend(Backend):
                 owners[entry.name] = state["nonce"]
             elif time.time() - entry.stat().st_mtime > ORPHAN_GRACE:
                 shutil.rmtree(entry, ignore_errors=True)  # dead or half-created
-        for pid, slug, nonce in _marked_processes():
+        for pid, slug, nonce in _marked_processes(self.installation):
             if owners.get(slug) == nonce:
                 continue
             stat = _proc_stat(pid)
@@ -316,8 +324,12 @@ class LocalBackend(Backend):
             while time.monotonic() < deadline and _alive(pid, start_ticks):
                 time.sleep(0.02)
 
+    def marked_processes(self) -> builtins.list[tuple[int, str, str]]:
+        """(pid, slug, nonce) of every process of this installation's servers, kernels too."""
+        return _marked_processes(self.installation)
+
     def _kill_marked(self, slug: str, keep_nonce: str | None) -> None:
-        for pid, marked_slug, nonce in _marked_processes():
+        for pid, marked_slug, nonce in _marked_processes(self.installation):
             if marked_slug == slug and nonce != keep_nonce:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
