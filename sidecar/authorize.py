@@ -30,7 +30,6 @@ def check() -> Response:
     if claims.slug != slug:
         return Response("this server belongs to another user\n", status=403, mimetype="text/plain")
     response = Response(status=200)
-    response.headers["X-NextPyter-User"] = claims.slug
     response.headers["X-NextPyter-Upstream"] = svc.backend.upstream(slug)
     response.headers["X-NextPyter-Upstream-Token"] = jupyter_token(svc.settings.secret_key, slug)
     response.headers["Cache-Control"] = "no-store"

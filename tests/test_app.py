@@ -94,6 +94,8 @@ def test_launch_cookie_attributes(
     for attribute in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/user/zoe/"):
         assert attribute in cookie
     assert token not in page.text  # the token is not echoed back
+    nonce = re.search(r"script-src 'nonce-([^']+)'", page.headers["Content-Security-Policy"])
+    assert nonce and f'<script nonce="{nonce.group(1)}">' in page.text
     launch_id = re.search(r"/api/v1/launches/([A-Za-z0-9_-]+)/events", page.text).group(1)
     assert client.get(f"/api/v1/launches/{launch_id}").json["state"] in {
         "queued",
