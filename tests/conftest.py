@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,6 +102,10 @@ def app(settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Any]:
     application = create_app(settings)
     application.config["TESTING"] = True
     yield application
+    # A launch thread may still be starting a server: let it finish, then stop them all.
+    for thread in threading.enumerate():
+        if thread.name.startswith("launch-"):
+            thread.join(timeout=90)
     backend = application.extensions["nextpyter"].backend
     for server in backend.list():
         backend.stop(server.slug)

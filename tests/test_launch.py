@@ -52,6 +52,11 @@ def test_launch_opens_the_notebook_and_reuses_the_server(stack: Stack) -> None:
     lab = stack.get("/user/alice/lab/tree/nb.ipynb", cookie)
     assert lab.status_code == 200 and "jupyter-config-data" in lab.text
     assert jupyter_token(stack.env["NEXTPYTER_SECRET_KEY"], "alice") not in lab.text
+    notification = stack.get(
+        "/user/alice/lab/api/settings/@jupyterlab/apputils-extension:notification", cookie
+    ).json()
+    fetch_news = notification["schema"]["properties"]["fetchNews"]
+    assert fetch_news["default"] == "false"  # our overrides: no news pop-up
     first = server_processes(stack.backend, "alice")
     assert len(first) == 1
 

@@ -21,4 +21,7 @@ c.ServerApp.quit_button = False
 c.ServerApp.allow_origin = ""
 c.ServerApp.disable_check_xsrf = False
 c.LabApp.news_url = None
+# Setting defaults for JupyterLab (no news or update pop-up: the server has no internet
+# access to speak of, and the user did not ask for it).
+c.LabApp.app_settings_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab_settings")
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
