@@ -224,6 +224,30 @@ def stack(
     running.sidecar.stop()
 
 
+@pytest.fixture
+def failing_stack(
+    workdir: Path,
+    redis_service: devstack.Service,
+    keys: tuple[Path, Path],
+    signing_key: Ed25519PrivateKey,
+) -> Iterator[Stack]:
+    """A stack whose Jupyter servers die at start, with a message in their log."""
+    broken = workdir / "broken-python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: no jupyter_server here' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    running = start_stack(
+        workdir / "failing",
+        redis_service.address,
+        keys[1],
+        signing_key,
+        NEXTPYTER_LOCAL_PYTHON=str(broken),
+    )
+    yield running
+    running.stop_all()
+    running.gateway.stop()
+    running.sidecar.stop()
+
+
 def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

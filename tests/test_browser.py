@@ -314,3 +314,19 @@ def test_lab_without_session_shows_the_gateway_401_page(stack: Stack, tmp_path: 
             "Your notebook session has ended or was never opened here"
         )
         expect(page.locator("p")).to_contain_text("Open the notebook again from Nextcloud Files")
+
+
+def test_progress_page_explains_a_failed_start(failing_stack: Stack, tmp_path: Path) -> None:
+    failing_stack.user("vic")
+    token = failing_stack.token("vic", "")
+    origin = origin_of(failing_stack)
+    with chromium(tmp_path / "profile") as context:
+        page = context.new_page()
+        page.set_content(launch_form(f"{origin}/api/v1/launch", token))
+        page.locator("form").evaluate("form => form.submit()")
+        expect(page.locator("#title")).to_have_text("Your notebook could not be started")
+        error = page.locator("#error")
+        expect(error).to_be_visible()
+        expect(error).to_contain_text("no jupyter_server here")
+        expect(error).to_contain_text("open the notebook again from Nextcloud Files")
+        assert "/user/" not in page.url  # it stayed on the progress page

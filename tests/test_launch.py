@@ -134,32 +134,16 @@ def test_launch_for_a_user_without_files_folder(stack: Stack) -> None:
     assert response.status_code == 404 and response.json()["code"] == "no-files-folder"
 
 
-def test_failed_start_is_reported(
-    workdir: Path, redis_service: Any, keys: tuple[Path, Path], signing_key: Any
-) -> None:
+def test_failed_start_is_reported(failing_stack: Stack) -> None:
     """A server that dies at start: the progress stream says why, nothing is left."""
-    broken = workdir / "broken-python"
-    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: no jupyter_server here' >&2\nexit 3\n")
-    broken.chmod(0o755)
-    failing = start_stack(
-        workdir / "failing",
-        redis_service.address,
-        keys[1],
-        signing_key,
-        NEXTPYTER_LOCAL_PYTHON=str(broken),
-    )
-    try:
-        failing.user("gus")
-        _, launch = failing.launch("gus")
-        result = failing.wait(launch)
-        assert result["state"] == "failed"
-        assert "stopped while starting" in result["message"]
-        assert "no jupyter_server here" in result["message"]
-        assert failing.backend.status("gus") is None
-        assert not (failing.backend.servers_dir / "gus").exists()
-    finally:
-        failing.gateway.stop()
-        failing.sidecar.stop()
+    failing_stack.user("gus")
+    _, launch = failing_stack.launch("gus")
+    result = failing_stack.wait(launch)
+    assert result["state"] == "failed"
+    assert "stopped while starting" in result["message"]
+    assert "no jupyter_server here" in result["message"]
+    assert failing_stack.backend.status("gus") is None
+    assert not (failing_stack.backend.servers_dir / "gus").exists()
 
 
 def test_api_requires_scoped_tokens(stack: Stack, redis_service: Any) -> None:
