@@ -26,28 +26,17 @@ from playwright.sync_api import (
     Response,
     WebSocket,
     expect,
-    sync_playwright,
 )
 from playwright.sync_api import Error as PlaywrightError
 
 from sidecar.sessions import COOKIE_NAME, jupyter_token
 from sidecar.slugs import slug_for
 
-from .conftest import Stack, require, wait_until
+from . import browser
+from .conftest import Stack, wait_until
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # JupyterLab needs ~10 s to load on a small machine; a first server start a few more.
 START_TIMEOUT_MS = 120_000
 UI_TIMEOUT_MS = 60_000
@@ -92,22 +81,8 @@ def origin_of(stack: Stack) -> str:
 @contextmanager
 def chromium(user_data_dir: Path) -> Iterator[BrowserContext]:
     """Debian's Chromium with a fresh profile; closed (browser and driver) on exit."""
-    require("chromium")
-    user_data_dir.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(user_data_dir),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1280, "height": 800},
-        )
-        try:
-            context.set_default_timeout(UI_TIMEOUT_MS)
-            context.set_default_navigation_timeout(START_TIMEOUT_MS)
-            yield context
-        finally:
-            context.close()
+    with browser.chromium(user_data_dir, UI_TIMEOUT_MS, START_TIMEOUT_MS) as context:
+        yield context
 
 
 @dataclass

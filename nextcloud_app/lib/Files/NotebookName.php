@@ -1,0 +1,62 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCA\NextPyter\Files;
+
+/**
+ * Names of new notebooks: "Untitled.ipynb", then "Untitled 1.ipynb",
+ * "Untitled 2.ipynb"… (JupyterLab's own pattern), never overwriting a file.
+ */
+final class NotebookName {
+	public const DEFAULT = 'Untitled.ipynb';
+	public const EXTENSION = '.ipynb';
+	private const MAX_BYTES = 250;
+	private const MAX_TRIES = 10000;
+
+	/**
+	 * The requested name, checked, with ".ipynb" added when it is missing.
+	 *
+	 * @throws PathRefused
+	 */
+	public static function clean(string $requested): string {
+		$name = trim($requested);
+		if ($name === '') {
+			return self::DEFAULT;
+		}
+		if (!str_ends_with(strtolower($name), self::EXTENSION)) {
+			$name .= self::EXTENSION;
+		}
+		if (str_contains($name, '/') || str_contains($name, '\\')) {
+			throw new PathRefused('a file name cannot contain / or \\');
+		}
+		if ($name === self::EXTENSION || str_starts_with($name, '.')) {
+			throw new PathRefused('a notebook name cannot start with a dot');
+		}
+		if (strlen($name) > self::MAX_BYTES) {
+			throw new PathRefused('the name is longer than ' . self::MAX_BYTES . ' bytes');
+		}
+		PathRules::checkRelative($name);
+		return $name;
+	}
+
+	/**
+	 * The first of $name, "<stem> 1.ipynb", "<stem> 2.ipynb"… for which $exists is false.
+	 *
+	 * @param callable(string): bool $exists
+	 */
+	public static function unique(string $name, callable $exists): string {
+		if (!$exists($name)) {
+			return $name;
+		}
+		$stem = substr($name, 0, -strlen(self::EXTENSION));
+		$extension = substr($name, -strlen(self::EXTENSION));
+		for ($i = 1; $i <= self::MAX_TRIES; $i++) {
+			$candidate = "$stem $i$extension";
+			if (!$exists($candidate)) {
+				return $candidate;
+			}
+		}
+		throw new PathRefused('this folder already holds ' . self::MAX_TRIES . ' notebooks named like it');
+	}
+}

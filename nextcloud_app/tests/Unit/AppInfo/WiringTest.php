@@ -1,0 +1,178 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCA\NextPyter\Tests\Unit\AppInfo;
+
+use OCA\Files\Event\LoadAdditionalScriptsEvent;
+use OCA\NextPyter\AppInfo\Application;
+use OCA\NextPyter\BackgroundJob\RescanRunningServers;
+use OCA\NextPyter\Listener\LoadFilesScripts;
+use OCA\NextPyter\Migration\CreateSigningKey;
+use OCA\NextPyter\Sections\AdminSection;
+use OCA\NextPyter\Sections\PersonalSection;
+use OCA\NextPyter\Settings\Admin;
+use OCA\NextPyter\Settings\Personal;
+use OCA\NextPyter\Tests\Fakes\FakeHttp;
+use OCA\NextPyter\Tests\Fakes\Harness;
+use OCP\AppFramework\Bootstrap\IRegistrationContext;
+use OCP\EventDispatcher\Event;
+use OCP\Files\Cache\IScanner;
+use OCP\Http\Client\IResponse;
+use OCP\Migration\IOutput;
+use OCP\Util;
+use PHPUnit\Framework\TestCase;
+
+/** Application, listener, settings pages, background job and repair step against the fakes. */
+final class WiringTest extends TestCase {
+	protected function setUp(): void {
+		Util::$scripts = [];
+		Util::$initScripts = [];
+	}
+
+	public function testTheApplicationRegistersTheFilesListener(): void {
+		$context = new class implements IRegistrationContext {
+			public array $listeners = [];
+
+			public function registerEventListener(string $event, string $listener, int $priority = 0): void {
+				$this->listeners[] = [$event, $listener];
+			}
+		};
+		(new Application())->register($context);
+		$this->assertSame([[LoadAdditionalScriptsEvent::class, LoadFilesScripts::class]], $context->listeners);
+	}
+
+	public function testTheFilesPageGetsItsScriptAndWhetherTheUserMayUseJupyter(): void {
+		$h = new Harness();
+		$h->people->logIn('alice', ['students']);
+		$listener = new LoadFilesScripts($h->initialState, $h->store, $h->access);
+		$listener->handle(new Event());
+		$this->assertSame([], Util::$initScripts, 'other events are ignored');
+
+		$listener->handle(new LoadAdditionalScriptsEvent());
+		$this->assertSame([['nextpyter', 'nextpyter-files']], Util::$initScripts);
+		$this->assertSame(['enabled' => false, 'message' => \OCA\NextPyter\Config\Availability::NOT_CONFIGURED], $h->initialState->json('files-config'));
+		$h->configure();
+		$this->assertSame(['enabled' => true, 'message' => null], $h->initialState->json('files-config'));
+	}
+
+	public function testTheAdminPage(): void {
+		$h = new Harness();
+		$h->configure();
+		$page = new Admin($h->initialState, $h->store, $h->keys, $h->clock);
+		$form = $page->getForm();
+		$this->assertSame(['nextpyter', 'admin', ''], [$form->getApp(), $form->getTemplateName(), $form->getRenderAs()]);
+		$this->assertSame([['nextpyter', 'nextpyter-admin']], Util::$scripts);
+		$state = $h->initialState->json('admin-settings');
+		$this->assertSame(
+			array_merge(array_keys($h->store->get()->toArray()), ['keyId', 'keyCreated', 'keys', 'issuerDefault', 'jwksUrl']),
+			array_keys($state),
+		);
+		$this->assertSame('https://jupyter.example.com', $state['gatewayUrl']);
+		$this->assertSame($h->keys->ring()->active()->kid(), $state['keyId']);
+		$this->assertSame('https://cloud.example.com', $state['issuerDefault']);
+		$this->assertSame('https://cloud.example.com/apps/nextpyter/jwks.json', $state['jwksUrl']);
+		$this->assertSame('nextpyter', $page->getSection());
+		$this->assertStringContainsString('id="nextpyter-admin"', (string)file_get_contents(dirname(__DIR__, 3) . '/templates/admin.php'));
+	}
+
+	public function testThePersonalPage(): void {
+		$h = new Harness();
+		$h->configure();
+		$h->people->logIn('alice');
+		$home = $h->files->home('alice');
+		$form = (new Personal($h->initialState, $h->store, $h->access, $h->homeFiles))->getForm();
+		$this->assertSame('personal', $form->getTemplateName());
+		$this->assertSame([['nextpyter', 'nextpyter-personal']], Util::$scripts);
+		$this->assertSame(
+			['enabled' => true, 'message' => null, 'filesRootId' => $home->id, 'profiles' => ['default'], 'defaultProfile' => 'default'],
+			$h->initialState->json('personal'),
+		);
+		$this->assertStringContainsString('id="nextpyter-personal"', (string)file_get_contents(dirname(__DIR__, 3) . '/templates/personal.php'));
+	}
+
+	public function testSections(): void {
+		$h = new Harness();
+		foreach ([new AdminSection($h->urls), new PersonalSection($h->urls)] as $section) {
+			$this->assertSame('nextpyter', $section->getID());
+			$this->assertSame('NextPyter', $section->getName());
+			$this->assertFileExists(dirname(__DIR__, 3) . '/img/' . basename($section->getIcon()));
+		}
+	}
+
+	public function testTheRepairStepMakesTheFirstKeyOnce(): void {
+		$h = new Harness();
+		$output = new class implements IOutput {
+			public array $lines = [];
+
+			public function info($message) {
+				$this->lines[] = $message;
+			}
+
+			public function warning($message) {
+				$this->lines[] = "warning: $message";
+			}
+		};
+		$step = new CreateSigningKey($h->keys, $h->store);
+		$step->run($output);
+		$this->assertTrue($h->keys->exists());
+		$kid = $h->keys->ring()->active()->kid();
+		$step->run($output);
+		$this->assertSame($kid, $h->keys->ring()->active()->kid());
+		$this->assertStringContainsString($kid, $output->lines[0]);
+		$this->assertSame('NextPyter already has a signing key.', $output->lines[1]);
+	}
+
+	public function testTheJobRescansRunningUsersAndOnceMoreAfterTheyStop(): void {
+		$h = new Harness();
+		$job = new RescanRunningServers($h->clock, $h->store, $h->sidecar, $h->homeFiles, $h->appConfig, $h->logger);
+		$this->assertSame(300, $job->getInterval());
+		$this->assertTrue($job->isTimeSensitive());
+		$job->runForTest();
+		$this->assertSame([], $h->http->requests, 'no sidecar configured: nothing to do');
+
+		$h->configure();
+		$running = ['alice', 'bob'];
+		$h->http->answer(static function () use (&$running): IResponse {
+			return FakeHttp::json(200, ['sessions' => array_map(static fn (string $u): array => ['user_id' => $u, 'state' => 'running'], $running)]);
+		});
+		foreach (['alice', 'bob', 'carol'] as $user) {
+			$h->files->home($user);
+		}
+		$scanned = static fn (string $user): int => count($h->files->storages[$user]->scans);
+
+		$job->runForTest();
+		$this->assertSame([1, 1, 0], [$scanned('alice'), $scanned('bob'), $scanned('carol')]);
+		$this->assertSame(IScanner::SCAN_RECURSIVE, $h->files->storages['alice']->scans[0]['recursive']);
+
+		$running = ['alice'];
+		$job->runForTest();
+		$this->assertSame([2, 2, 0], [$scanned('alice'), $scanned('bob'), $scanned('carol')], 'bob stopped: one last rescan');
+		$job->runForTest();
+		$this->assertSame([3, 2, 0], [$scanned('alice'), $scanned('bob'), $scanned('carol')]);
+
+		$h->http->answer(static function (): never {
+			throw new \RuntimeException('down');
+		});
+		$job->runForTest();
+		$this->assertSame([4, 2, 0], [$scanned('alice'), $scanned('bob'), $scanned('carol')], 'sidecar down: rescan who ran before');
+	}
+
+	public function testInfoXmlDeclaresWhatExists(): void {
+		$xml = simplexml_load_file(dirname(__DIR__, 3) . '/appinfo/info.xml');
+		$this->assertSame('nextpyter', (string)$xml->id);
+		$this->assertSame('NextPyter', (string)$xml->namespace);
+		$this->assertSame('32', (string)$xml->dependencies->nextcloud['min-version']);
+		$this->assertSame('34', (string)$xml->dependencies->nextcloud['max-version']);
+		$this->assertSame('8.2', (string)$xml->dependencies->php['min-version']);
+		$classes = array_merge(
+			$xml->xpath('//settings/*'),
+			$xml->xpath('//background-jobs/job'),
+			$xml->xpath('//repair-steps//step'),
+		);
+		$this->assertCount(7, $classes);
+		foreach ($classes as $class) {
+			$this->assertTrue(class_exists((string)$class), (string)$class);
+		}
+	}
+}

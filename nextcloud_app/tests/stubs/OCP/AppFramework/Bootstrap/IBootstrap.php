@@ -1,0 +1,12 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCP\AppFramework\Bootstrap;
+
+/** Test double of Nextcloud's public API: the part this app uses, with the real signatures. */
+interface IBootstrap {
+	public function register(IRegistrationContext $context): void;
+
+	public function boot(IBootContext $context): void;
+}

@@ -1,0 +1,10 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCP\AppFramework\Bootstrap;
+
+/** Test double of Nextcloud's public API: the part this app uses, with the real signatures. */
+interface IRegistrationContext {
+	public function registerEventListener(string $event, string $listener, int $priority = 0): void;
+}

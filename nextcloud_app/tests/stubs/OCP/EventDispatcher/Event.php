@@ -1,0 +1,11 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCP\EventDispatcher;
+
+/** Test double of Nextcloud's public API: the part this app uses, with the real signatures. */
+class Event {
+	public function __construct() {
+	}
+}

@@ -1,0 +1,10 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCP\Files;
+
+/** Test double of Nextcloud's public API: the part this app uses, with the real signatures. */
+interface IRootFolder extends Folder {
+	public function getUserFolder($userId);
+}

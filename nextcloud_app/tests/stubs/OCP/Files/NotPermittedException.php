@@ -1,0 +1,9 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCP\Files;
+
+/** Test double of Nextcloud's public API: the part this app uses, with the real signatures. */
+class NotPermittedException extends \Exception {
+}

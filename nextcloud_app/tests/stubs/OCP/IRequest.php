@@ -1,0 +1,12 @@
+<?php
+
+declare(strict_types=1);
+
+namespace OCP;
+
+/** Test double of Nextcloud's public API: the part this app uses, with the real signatures. */
+interface IRequest {
+	public function getParam(string $key, $default = null);
+
+	public function getParams(): array;
+}

@@ -1,0 +1,276 @@
+"""Cross-language contract: tokens and JWKS made by the PHP Nextcloud app, checked by the sidecar.
+
+`nextcloud_app/tests/contract/sign.php` runs the app's real signing path (KeyStore,
+TokenIssuer, the JWKS route) under PHP and prints a launch token, an admin token and
+the JWKS body the route serves. Here the sidecar's own verifier takes them: KeySet on
+the JWKS file the PHP emitted, real Redis for single use. A tampered claim or header,
+or a token from another key, must be refused; after a key rotation in PHP, tokens of
+the old and the new key must both verify. The settings body the app PUTs to
+/api/v1/config must be one the sidecar's parser takes as meant.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import redis as redis_lib
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sidecar import dynconfig
+from sidecar.devkeys import mint_launch_token, public_jwk
+from sidecar.store import RedisJtiStore
+from sidecar.tokens import MIN_REFRESH_GAP, KeySet, LaunchTokenVerifier, TokenRejected
+
+from .conftest import require
+
+SIGN = Path(__file__).resolve().parent.parent / "nextcloud_app" / "tests" / "contract" / "sign.php"
+ISSUER = "https://cloud.example.com"
+AUDIENCE = "nextpyter-sidecar"
+PROFILES = ("default", "gpu")
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class PhpApp:
+    """The PHP app's signing path; its key ring persists in a state file between runs."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.php = require("php")
+        self.state = workdir / "app-config.json"
+        self.jwks_path = workdir / "jwks.json"
+
+    def sign(self, *args: str, rotate: bool = False) -> dict[str, str]:
+        command = [self.php, str(SIGN), "--state", str(self.state)]
+        command += ["--issuer", ISSUER, "--audience", AUDIENCE, *args]
+        if rotate:
+            command.append("--rotate")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        result: dict[str, str] = json.loads(done.stdout)
+        # What the sidecar reads from NEXTPYTER_JWKS: the route's body, byte for byte.
+        self.jwks_path.write_text(result["jwks"], encoding="utf-8")
+        return result
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> PhpApp:
+    return PhpApp(tmp_path)
+
+
+def verifier_for(
+    app: PhpApp, redis_client: redis_lib.Redis, clock: Clock | None = None
+) -> LaunchTokenVerifier:
+    keys = KeySet(str(app.jwks_path), clock=clock) if clock else KeySet(str(app.jwks_path))
+    return LaunchTokenVerifier(keys, ISSUER, AUDIENCE, RedisJtiStore(redis_client), PROFILES)
+
+
+def with_claims(token: str, **changes: Any) -> str:
+    """The token with its payload changed and its signature kept (a forgery)."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(unb64(payload))
+    claims.update(changes)
+    return f"{header}.{b64(json.dumps(claims).encode())}.{signature}"
+
+
+def with_header(token: str, **changes: Any) -> str:
+    header, payload, signature = token.split(".")
+    fields = json.loads(unb64(header))
+    fields.update(changes)
+    return f"{b64(json.dumps(fields).encode())}.{payload}.{signature}"
+
+
+def test_php_tokens_are_accepted_by_the_sidecar(app: PhpApp, redis_client: redis_lib.Redis) -> None:
+    signed = app.sign("--user", "a b@example.org", "--path", "Été 2024/Übung 1.ipynb")
+    verifier = verifier_for(app, redis_client)
+
+    launch = verifier.verify(signed["launch"])
+    assert (launch.user_id, launch.path, launch.profile) == (
+        "a b@example.org",
+        "Été 2024/Übung 1.ipynb",
+        "default",
+    )
+    assert launch.issuer == ISSUER
+    assert launch.expires_at - launch.issued_at == 60
+
+    admin = verifier.verify_admin(signed["admin"])
+    assert admin.subject == "nextcloud"
+    assert admin.allows("sessions:read")
+    assert not admin.allows("sessions:write")
+
+    # Single use, through real Redis.
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(signed["launch"])
+    assert caught.value.code == "token-replayed"
+
+
+def test_the_php_jwks_is_what_the_sidecar_loads(app: PhpApp) -> None:
+    signed = app.sign()
+    jwks = json.loads(app.jwks_path.read_text(encoding="utf-8"))
+    [jwk] = jwks["keys"]
+    # The same fields, order and kid rule as sidecar/devkeys.py:public_jwk.
+    assert list(jwk) == ["kty", "crv", "x", "use", "alg", "kid"]
+    assert (jwk["kty"], jwk["crv"], jwk["use"], jwk["alg"]) == ("OKP", "Ed25519", "sig", "EdDSA")
+    assert jwk["kid"] == b64(hashlib.sha256(unb64(jwk["x"])).digest())[:16] == signed["kid"]
+    assert jwt.get_unverified_header(signed["launch"]) == {
+        "alg": "EdDSA",
+        "typ": "JWT",
+        "kid": signed["kid"],
+    }
+    keys = KeySet(str(app.jwks_path))
+    assert keys.get(signed["kid"]) is not None
+    assert keys.kids() == [signed["kid"]]
+
+
+def test_devkeys_and_php_agree_on_the_kid_of_a_key() -> None:
+    """Python's public_jwk of a key equals the JWK PHP derives from the same seed."""
+    php = require("php")
+    key = Ed25519PrivateKey.generate()
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    lib = SIGN.parent.parent.parent / "lib"
+    code = (
+        f"require '{lib}/Token/Base64Url.php'; require '{lib}/Token/SigningKey.php';"
+        f"echo json_encode(OCA\\NextPyter\\Token\\SigningKey::fromSeed(hex2bin('{seed.hex()}'), 0)"
+        "->publicJwk());"
+    )
+    done = subprocess.run([php, "-r", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == public_jwk(key)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sub": "bob"},
+        {"path": "../bob/files/secret.ipynb"},
+        {"path": "work/other.ipynb"},
+        {"profile": "gpu"},
+        {"exp": 9_999_999_999},
+        {"iat": 0},
+        {"nbf": 0},
+        {"jti": "A" * 24},
+        {"iss": "https://evil.example"},
+        {"aud": "another-service"},
+        {"purpose": "admin"},
+    ],
+    ids=lambda changes: next(iter(changes)),
+)
+def test_a_tampered_claim_is_refused(
+    app: PhpApp, redis_client: redis_lib.Redis, changes: dict[str, Any]
+) -> None:
+    signed = app.sign()
+    verifier = verifier_for(app, redis_client)
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(with_claims(signed["launch"], **changes))
+    assert 400 <= caught.value.status < 500
+    # The untouched token still works: a refused forgery did not burn its jti.
+    assert verifier.verify(signed["launch"]).user_id == "alice"
+
+
+def test_a_tampered_admin_token_is_refused(app: PhpApp, redis_client: redis_lib.Redis) -> None:
+    signed = app.sign("--scope", "sessions:read")
+    verifier = verifier_for(app, redis_client)
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify_admin(with_claims(signed["admin"], scopes=["admin"]))
+    assert caught.value.code == "token-signature"
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(signed["admin"])
+    assert caught.value.code in {"token-claim-missing", "token-purpose"}
+
+
+def test_a_tampered_header_is_refused(app: PhpApp, redis_client: redis_lib.Redis) -> None:
+    signed = app.sign()
+    verifier = verifier_for(app, redis_client)
+    for changes, code in [
+        ({"alg": "HS256"}, "token-algorithm"),
+        ({"alg": "none"}, "token-algorithm"),
+        ({"kid": "AAAAAAAAAAAAAAAA"}, "token-unknown-key"),
+    ]:
+        with pytest.raises(TokenRejected) as caught:
+            verifier.verify(with_header(signed["launch"], **changes))
+        assert caught.value.code == code, changes
+
+
+def test_a_token_from_another_key_is_refused(app: PhpApp, redis_client: redis_lib.Redis) -> None:
+    signed = app.sign()
+    verifier = verifier_for(app, redis_client)
+    stranger = Ed25519PrivateKey.generate()
+    for kid in (signed["kid"], public_jwk(stranger)["kid"]):
+        forged = mint_launch_token(stranger, issuer=ISSUER, audience=AUDIENCE, user_id="alice")
+        forged = with_header(forged, kid=kid)
+        with pytest.raises(TokenRejected) as caught:
+            verifier.verify(forged)
+        expected = "token-signature" if kid == signed["kid"] else "token-unknown-key"
+        assert caught.value.code == expected
+
+
+def test_after_a_rotation_old_and_new_keys_both_verify(
+    app: PhpApp, redis_client: redis_lib.Redis
+) -> None:
+    clock = Clock()
+    before = app.sign()
+    verifier = verifier_for(app, redis_client, clock)
+    assert verifier.verify(before["launch"]).user_id == "alice"  # the sidecar caches this JWKS
+
+    old_token = app.sign()["launch"]  # the old key, signed just before the rotation
+    after = app.sign(rotate=True)
+    assert after["kid"] != before["kid"]
+    assert [k["kid"] for k in json.loads(after["jwks"])["keys"]] == [after["kid"], before["kid"]]
+
+    # The new kid is unknown to the cached set: the sidecar refetches the JWKS.
+    clock.now += MIN_REFRESH_GAP
+    assert verifier.verify(after["launch"]).user_id == "alice"
+    assert verifier.verify(old_token).user_id == "alice"
+    assert sorted(verifier.keys.kids()) == sorted([before["kid"], after["kid"]])
+
+
+def test_the_settings_the_app_sends_are_what_the_sidecar_parses(app: PhpApp) -> None:
+    settings = {
+        "profiles": [
+            {"name": "0", "cpu": 1, "memory": "2G", "gpu": 0},
+            {"name": "gpu-large", "cpu": 8.5, "memory": "64g", "gpu": 2},
+        ],
+        "defaultProfile": "gpu-large",
+        "allowedImages": ["registry.example.com/team/scipy:2024.1", "torch:2.3"],
+        "defaultImage": "torch:2.3",
+        "idleTimeout": 1800,
+        "maxLifetime": 86400,
+    }
+    body = json.loads(app.sign("--settings", json.dumps(settings))["config"])
+    config = dynconfig.parse(body)
+    assert config.profiles == {
+        "0": dynconfig.Profile(cpu=1.0, memory="2g", gpu=0),
+        "gpu-large": dynconfig.Profile(cpu=8.5, memory="64g", gpu=2),
+    }
+    assert config.default_profile == "gpu-large"
+    assert config.allowed_images == ("registry.example.com/team/scipy:2024.1", "torch:2.3")
+    assert config.default_image == "torch:2.3"
+    assert (config.idle_timeout, config.max_lifetime) == (1800, 86400)
+    assert config.to_dict() == body
+
+    defaults = dynconfig.parse(json.loads(app.sign()["config"]))
+    assert list(defaults.profiles) == ["default"]
+    assert defaults.default_image == ""
