@@ -21,6 +21,7 @@ WELCOME = {
     "cells": [
         {
             "cell_type": "markdown",
+            "id": "welcome",
             "metadata": {},
             "source": [
                 "# Welcome to NextPyter\n",
@@ -32,6 +33,7 @@ WELCOME = {
         },
         {
             "cell_type": "code",
+            "id": "first-cell",
             "execution_count": None,
             "metadata": {},
             "outputs": [],
