@@ -58,7 +58,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sidecar import devstack
 from sidecar.devkeys import load_key, mint_launch_token
 from sidecar.runtime.local import CONFIG_FILE, MARKER, LocalBackend
-from sidecar.sessions import COOKIE_NAME, jupyter_token
+from sidecar.runtime.upstream import HEADER as GATEWAY_HEADER
+from sidecar.runtime.upstream import SECRET_FILE_ENV, USER_ENV
+from sidecar.sessions import COOKIE_NAME, upstream_secret
 from sidecar.slugs import slug_for
 
 REPO = devstack.REPO
@@ -131,7 +133,7 @@ def jupyter_command(directory: Path, files: Path, slug: str) -> list[str]:
     ]  # fmt: skip
 
 
-def jupyter_env(directory: Path, token: str) -> dict[str, str]:
+def jupyter_env(directory: Path, user: str) -> dict[str, str]:
     """The environment of ``LocalBackend.start``, without its process marker."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -141,7 +143,8 @@ def jupyter_env(directory: Path, token: str) -> dict[str, str]:
         "JUPYTER_DATA_DIR": str(directory / "data"),
         "JUPYTER_CONFIG_DIR": str(directory / "config"),
         "IPYTHONDIR": str(directory / "home" / ".ipython"),
-        "JUPYTER_TOKEN": token,
+        SECRET_FILE_ENV: str(directory / "gateway-secret"),
+        USER_ENV: user,
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -174,7 +177,7 @@ def wait_answer(sock: Path, path: str, token: str, process: subprocess.Popen[byt
             attempts += 1
             connection = UnixHTTPConnection(sock, timeout=max(0.1, deadline - time.monotonic()))
             try:
-                connection.request("GET", path, headers={"Authorization": f"token {token}"})
+                connection.request("GET", path, headers={GATEWAY_HEADER: token})
                 response = connection.getresponse()
                 response.read()
                 if response.status == 200:
@@ -200,11 +203,13 @@ def floor_run(root: Path, files: Path, slug: str, index: int) -> FloorRun:
     for sub in ("home", "runtime", "data", "config"):
         (directory / sub).mkdir(mode=0o700)
     token = secrets.token_hex(32)
+    (directory / "gateway-secret").write_text(token)  # as the backend hands it over
+    (directory / "gateway-secret").chmod(0o600)
     with open(directory / "server.log", "ab") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
             jupyter_command(directory, files, slug),
-            env=jupyter_env(directory, token),
+            env=jupyter_env(directory, slug),
             cwd=files,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -520,7 +525,7 @@ def compare_with_backend(
         problems.append(f"interpreter: backend {argv[0]}, floor {ours[0]}")
     if theirs[1:] != ours[1:]:
         problems.append(f"arguments: backend {argv[1:]}, floor {ours[1:]}")
-    floor_env = jupyter_env(floor_dir, "")
+    floor_env = jupyter_env(floor_dir, state["user_id"])
     their_env = {k: v.replace(str(server_dir), str(floor_dir)) for k, v in environ.items()}
     their_env.pop(MARKER, None)
     if set(their_env) != set(floor_env):
@@ -528,7 +533,7 @@ def compare_with_backend(
             f"environment names: backend {sorted(their_env)}, floor {sorted(floor_env)}"
         )
     for name, value in floor_env.items():
-        if name != "JUPYTER_TOKEN" and their_env.get(name, value) != value:
+        if their_env.get(name, value) != value:
             problems.append(f"environment {name}: backend {their_env[name]!r}, floor {value!r}")
     return problems
 
@@ -553,9 +558,10 @@ http {{
       set $upstream "unix:{sock}:";
       proxy_pass http://$upstream;
       proxy_http_version 1.1;
-      proxy_set_header Host $host;
+      proxy_set_header Host $http_host;
       proxy_set_header Connection "";
-      proxy_set_header Authorization "token {token}";
+      proxy_set_header X-NextPyter-Gateway "{token}";
+      proxy_set_header Authorization "";
       proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_buffering off;
@@ -760,7 +766,7 @@ def measure_throughput(stack: Stack, wrk: WrkSettings, log: Log) -> dict[str, An
             stack.workdir / "plain-proxy",
             slug,
             backend.socket_path(slug),
-            jupyter_token(stack.env["NEXTPYTER_SECRET_KEY"], slug),
+            upstream_secret(stack.env["NEXTPYTER_SECRET_KEY"], slug),
         )
         try:
             targets = {

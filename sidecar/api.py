@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, TypeVar, cast
 
+import redis
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
 
 from .apitokens import ApiToken
 from .app import services
+from .authorize import same_origin
 from .dynconfig import parse as parse_config
 from .launches import Launch
 from .paths import PathRejected, validate_relative_path
 from .problems import Problem
 from .slugs import InvalidUserId, slug_for, validate_user_id
-from .store import TERMINAL_STATES
+from .store import TERMINAL_STATES, spawn_lock
 from .tokens import AdminToken
 
 api = Blueprint("api", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 KEEPALIVE_SECONDS = 15.0
+EVENT_ID_RE = re.compile(r"0|[0-9]{1,20}-[0-9]{1,20}")
 
 
 def _bearer() -> ApiToken | AdminToken:
@@ -89,43 +94,72 @@ def launch() -> Response:
     """Browser form POST (``token`` field) or JSON: ``{"token": …}``, or a bearer API
     token with ``sessions:write`` and ``{"user", "path", "profile"}``."""
     svc = services()
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
+    if not request.is_json:
+        return _launch_from_browser()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(
+            400,
+            "body-invalid",
+            "Malformed request",
+            'The body must be a JSON object: {"token": "<launch token>"}.',
+        )
+    # A JSON body cannot be sent across origins without CORS (which the sidecar never
+    # grants), so this path needs no Origin check.
+    session = "token" in body
+    if session:
+        token = svc.verifier.verify(body["token"])
+        user_id, path, profile = token.user_id, token.path, token.profile
+    else:
+        _require(_bearer(), "sessions:write")
+        user = body.get("user")
+        user_id = _user(user if isinstance(user, str) else "")
+        try:
+            path = validate_relative_path(body.get("path", ""))
+        except PathRejected as error:
+            raise Problem(400, "path-refused", "Path refused", f"{error}.") from None
+        config = svc.config.get()
+        profile = body.get("profile", config.default_profile)
+        if not isinstance(profile, str) or profile not in config.profiles:
             raise Problem(
                 400,
-                "body-invalid",
-                "Malformed request",
-                'The body must be a JSON object: {"token": "<launch token>"}.',
+                "profile-unknown",
+                "Unknown profile",
+                f"Offered profiles: {', '.join(config.profiles)}.",
             )
-        if "token" in body:
-            token = svc.verifier.verify(body["token"])
-            user_id, path, profile = token.user_id, token.path, token.profile
-        else:
-            _require(_bearer(), "sessions:write")
-            user = body.get("user")
-            user_id = _user(user if isinstance(user, str) else "")
-            try:
-                path = validate_relative_path(body.get("path", ""))
-            except PathRejected as error:
-                raise Problem(400, "path-refused", "Path refused", f"{error}.") from None
-            config = svc.config.get()
-            profile = body.get("profile", config.default_profile)
-            if profile not in config.profiles:
-                raise Problem(
-                    400,
-                    "profile-unknown",
-                    "Unknown profile",
-                    f"Offered profiles: {', '.join(config.profiles)}.",
-                )
-        started = svc.launcher.launch(user_id, path, profile)
-        response = jsonify(_launch_json(started))
-        response.status_code = 202
-        response.headers["Location"] = f"/api/v1/launches/{started.id}"
-    else:
-        token = svc.verifier.verify(request.form.get("token"))
-        started = svc.launcher.launch(token.user_id, token.path, token.profile)
-        response = Response(render_template("progress.html", launch=started), mimetype="text/html")
+    started = svc.launcher.launch(user_id, path, profile)
+    response = jsonify(_launch_json(started))
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/launches/{started.id}"
+    response.headers["Cache-Control"] = "no-store"
+    if session:
+        # Only a launch token (the user's own click in Nextcloud) opens a browser session;
+        # an API token launches and stops servers but never gets into one.
+        svc.cookies.set_on(response, started.user_id, started.slug)
+    return response
+
+
+def _launch_from_browser() -> Response:
+    """The form POST of Nextcloud's "Open in Jupyter": answered with the progress page."""
+    svc = services()
+    origin = request.headers.get("Origin")
+    from_dev_launcher = svc.settings.dev_signing_key is not None and same_origin(
+        origin or "null", request.host
+    )
+    if origin not in svc.settings.launch_origins and not from_dev_launcher:
+        # Login CSRF: a page elsewhere posting its owner's token would put the visitor's
+        # browser into the owner's server, whose pages share this origin with the visitor's.
+        raise Problem(
+            403,
+            "launch-origin",
+            "Launch refused",
+            "A notebook can only be opened from Nextcloud. Open it again from Nextcloud "
+            "Files; if this keeps happening, ask your administrator to check "
+            "NEXTPYTER_LAUNCH_ORIGINS.",
+        )
+    token = svc.verifier.verify(request.form.get("token"))
+    started = svc.launcher.launch(token.user_id, token.path, token.profile)
+    response = Response(render_template("progress.html", launch=started), mimetype="text/html")
     svc.cookies.set_on(response, started.user_id, started.slug)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -167,7 +201,15 @@ def launch_events(launch_id: str) -> Response:
     _launch_state(launch_id)
     svc = services()
     deadline = time.monotonic() + svc.settings.progress_timeout
-    last_id = request.headers.get("Last-Event-ID", "0")
+    last_id = request.headers.get("Last-Event-ID", "0") or "0"
+    if not EVENT_ID_RE.fullmatch(last_id):
+        raise Problem(
+            400,
+            "event-id-invalid",
+            "Malformed Last-Event-ID",
+            "Last-Event-ID must be an id this stream sent (like 1700000000000-0); leave it "
+            "out to get every event.",
+        )
 
     def stream() -> Iterator[str]:
         yield "retry: 1000\n\n"
@@ -217,7 +259,23 @@ def session_status(user_id: str) -> Response:
 @api.delete("/sessions/<user_id>")
 @require_scope("sessions:write")
 def stop_session(user_id: str) -> Response:
-    if not services().backend.stop(slug_for(_user(user_id))):
+    svc = services()
+    slug = slug_for(_user(user_id))
+    # Not in the middle of a start: wait for the user's spawn lock (a start holds it).
+    lock = spawn_lock(svc.redis, slug, timeout=svc.settings.start_timeout + 30)
+    if not lock.acquire(blocking_timeout=svc.settings.start_timeout + 5):
+        raise Problem(
+            409,
+            "launch-in-progress",
+            "Launch in progress",
+            "The server is being started right now; try stopping it again in a minute.",
+        )
+    try:
+        found = svc.backend.stop(slug)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            lock.release()
+    if not found:
         raise Problem(404, "no-server", "No server", f"{user_id!r} has no running server.")
     return Response(status=204)
 
@@ -252,7 +310,7 @@ def ready() -> Response:
     except Exception as error:
         checks["redis"] = f"unreachable: {type(error).__name__}"
     try:
-        svc.keys.get("")  # loads the set, or refreshes a stale one
+        svc.keys.ensure_loaded()
         count = len(svc.keys.kids())
         checks["jwks"] = f"ok ({count} keys)" if count else "no usable Ed25519 keys"
     except Exception as error:

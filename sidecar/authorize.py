@@ -8,13 +8,35 @@ only understands 2xx, 401 and 403 here, so those are the only answers.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, request
 
 from .app import services
-from .sessions import COOKIE_NAME, SessionInvalid, jupyter_token
+from .sessions import COOKIE_NAME, SessionInvalid, upstream_secret
 from .slugs import is_slug
 
 authorize = Blueprint("authorize", __name__)
+
+
+def same_origin(origin: str | None, host: str) -> bool:
+    """Whether a request's ``Origin`` (if the browser sent one) is the gateway itself.
+
+    Host and port are compared with the Host the browser asked for; the scheme is
+    not, so a TLS-terminating proxy in front of the gateway changes nothing.
+    """
+    if origin is None:
+        return True  # navigations and same-origin GETs carry no Origin
+    try:
+        sent, wanted = urlsplit(origin), urlsplit("//" + host)
+        default = {"http": 80, "https": 443}.get(sent.scheme)
+        if default is None or not sent.hostname:
+            return False  # "null" (sandboxed frames, file:), or garbage
+        return sent.hostname == wanted.hostname and (sent.port or default) == (
+            wanted.port or default
+        )
+    except ValueError:
+        return False
 
 
 @authorize.get("/authorize")
@@ -29,8 +51,12 @@ def check() -> Response:
         return Response(f"{error}\n", status=401, mimetype="text/plain")
     if claims.slug != slug:
         return Response("this server belongs to another user\n", status=403, mimetype="text/plain")
+    if not same_origin(request.headers.get("Origin"), request.headers.get("X-NextPyter-Host", "")):
+        # A page of another origin (even of the same site) driving the user's server with
+        # the user's cookie: the browser says so in Origin (fetch, forms, websockets).
+        return Response("request from another origin\n", status=403, mimetype="text/plain")
     response = Response(status=200)
     response.headers["X-NextPyter-Upstream"] = svc.backend.upstream(slug)
-    response.headers["X-NextPyter-Upstream-Token"] = jupyter_token(svc.settings.secret_key, slug)
+    response.headers["X-NextPyter-Upstream-Secret"] = upstream_secret(svc.settings.secret_key, slug)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PREFIX = "NEXTPYTER_"
 PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -38,6 +39,7 @@ class Settings:
     progress_timeout: float = 300.0
     jwks_refresh_interval: float = 300.0
     cull_interval: float = 60.0
+    launch_origins: frozenset[str] = frozenset()
     dev_signing_key: Path | None = None
     local_python: str = ""
     extra: dict[str, str] = field(default_factory=dict)
@@ -79,6 +81,14 @@ def _dir(env: Mapping[str, str], name: str, default: str | None = None) -> Path:
     return path
 
 
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL, as browsers send it in Origin; else ""."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise :class:`ConfigError` on the first bad one."""
     env = os.environ if env is None else env
@@ -112,12 +122,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     jwks = _get(env, "JWKS")
     if not jwks.startswith(("https://", "http://", "/")):
         raise ConfigError(f"{PREFIX}JWKS must be an http(s) URL or an absolute file path")
+    issuer = _get(env, "TOKEN_ISSUER")
+    origins = {_origin(issuer)} if _origin(issuer) else set()
+    for item in _get(env, "LAUNCH_ORIGINS", "").split(","):
+        if item.strip():
+            if not _origin(item.strip()):
+                raise ConfigError(
+                    f"{PREFIX}LAUNCH_ORIGINS has {item.strip()!r}: give origins like "
+                    "https://cloud.example.com, separated by commas"
+                )
+            origins.add(_origin(item.strip()))
     return Settings(
         secret_key=secret,
         data_dir=data_dir.resolve(),
         runtime_dir=_dir(env, "RUNTIME_DIR", "/run/nextpyter"),
         jwks=jwks,
-        token_issuer=_get(env, "TOKEN_ISSUER"),
+        token_issuer=issuer,
+        launch_origins=frozenset(origins),
         token_audience=_get(env, "TOKEN_AUDIENCE", "nextpyter-sidecar"),
         redis_url=redis_url,
         backend=backend,

@@ -17,9 +17,9 @@ import time
 
 import redis
 
-from .dynconfig import ConfigStore
-from .runtime import Backend
-from .sessions import jupyter_token
+from .dynconfig import ConfigStore, RuntimeConfig
+from .runtime import Backend, Server
+from .sessions import upstream_secret
 from .store import KEY_PREFIX, spawn_lock
 
 log = logging.getLogger(__name__)
@@ -42,31 +42,34 @@ class Culler:
         if not config.idle_timeout and not config.max_lifetime:
             return []
         culled = []
-        for server in self.backend.list():
-            if server.state != "running":
-                continue
-            reason = ""
-            if config.max_lifetime and now - server.created > config.max_lifetime:
-                reason = f"ran longer than {config.max_lifetime} s"
-            elif config.idle_timeout:
-                last = self.backend.activity(
-                    server.slug, jupyter_token(self.secret_key, server.slug)
-                )
-                if last is not None and now - last > config.idle_timeout:
-                    reason = f"idle for more than {config.idle_timeout} s"
-            if not reason:
-                continue
-            lock = spawn_lock(self.client, server.slug, timeout=60)
+        for listed in self.backend.list():
+            # Decide under the user's spawn lock, on a fresh look at the server: a launch
+            # may have just reused or restarted it.
+            lock = spawn_lock(self.client, listed.slug, timeout=60)
             if not lock.acquire(blocking=False):
                 continue  # a launch for this user is under way
             try:
-                self.backend.stop(server.slug)
-                log.info("stopped the server of %s: %s", server.slug, reason)
-                culled.append((server.slug, reason))
+                reason = self._reason(self.backend.status(listed.slug), config, now)
+                if reason:
+                    self.backend.stop(listed.slug)
+                    log.info("stopped the server of %s: %s", listed.slug, reason)
+                    culled.append((listed.slug, reason))
             finally:
                 with contextlib.suppress(redis.RedisError):
                     lock.release()
         return culled
+
+    def _reason(self, server: Server | None, config: RuntimeConfig, now: float) -> str:
+        """Why ``server`` should stop now, or "" if it should not."""
+        if server is None or server.state != "running":
+            return ""
+        if config.max_lifetime and now - server.created > config.max_lifetime:
+            return f"ran longer than {config.max_lifetime} s"
+        if config.idle_timeout:
+            last = self.backend.activity(server.slug, upstream_secret(self.secret_key, server.slug))
+            if last is not None and now - last > config.idle_timeout:
+                return f"idle for more than {config.idle_timeout} s"
+        return ""
 
     def run(self, interval: float) -> None:
         while not self._stop.wait(interval):

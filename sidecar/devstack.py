@@ -25,7 +25,9 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 GATEWAY_TEMPLATE = REPO / "gateway" / "nextpyter.conf.template"
-ISSUER = "https://nextcloud.invalid"
+# The Nextcloud of the demo and the tests. Its origin is where launch forms may come from;
+# *.localhost never leaves the machine (browsers resolve it to loopback themselves).
+ISSUER = "http://nextcloud.localhost"
 
 
 class ServiceError(RuntimeError):

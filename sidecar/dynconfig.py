@@ -80,7 +80,7 @@ def parse(body: object) -> RuntimeConfig:
             raise _bad(f"Profile {name!r}: gpu must be a whole number from 0 to 16.")
         profiles[name] = Profile(float(cpu), memory.lower(), gpu)
     default = body.get("default_profile", next(iter(profiles)))
-    if default not in profiles:
+    if not isinstance(default, str) or default not in profiles:
         raise _bad(f"'default_profile' must name one of the profiles ({', '.join(profiles)}).")
     images = body.get("allowed_images", [])
     if not isinstance(images, list) or not all(

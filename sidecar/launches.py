@@ -21,7 +21,7 @@ import redis
 from .paths import PathRejected, user_files_dir
 from .problems import Problem
 from .runtime import Backend, BackendError, Server, ServerSpec
-from .sessions import jupyter_token
+from .sessions import upstream_secret
 from .slugs import slug_for
 from .store import LaunchEvents, spawn_lock
 
@@ -86,15 +86,18 @@ class Launcher:
                 "once so that it is created, or ask your administrator to check "
                 "NEXTPYTER_DATA_DIR.",
             )
-        target = files / path if path else files
-        url = notebook_url(slug, path, target.is_dir())
+        try:
+            is_dir = bool(path) and (files / path).is_dir()
+        except OSError:  # a name too long for the file system, a folder we may not read
+            is_dir = False
+        url = notebook_url(slug, path, is_dir)
         launch = Launch(id=secrets.token_urlsafe(18), user_id=user_id, slug=slug, url=url)
         spec = ServerSpec(
             user_id=user_id,
             slug=slug,
             profile=profile,
             files_dir=files,
-            token=jupyter_token(self.secret_key, slug),
+            secret=upstream_secret(self.secret_key, slug),
         )
         self.events.publish(launch.id, "queued", "Preparing your server", slug=slug, url=url)
         server = self.backend.status(slug)

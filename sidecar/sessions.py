@@ -5,9 +5,9 @@ At launch the sidecar sets one cookie for the gateway origin, scoped to
 server. The check is an HMAC in memory (itsdangerous, SHA-256): no Redis, no
 runtime call, so it stays cheap on the hot path.
 
-The Jupyter server's own token is derived from the secret key and the slug, so
-any replica, or a restarted one, knows it without a table; the gateway adds it
-to upstream requests and the browser never sees it.
+The secret the gateway shows a user's Jupyter server (``X-NextPyter-Gateway``, see
+runtime/jupyter_identity.py) is derived from the secret key and the slug, so any
+replica, or a restarted one, knows it without a table; the browser never sees it.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ class SessionCookies:
         )
 
 
-def jupyter_token(secret_key: str, slug: str) -> str:
-    """The token of ``slug``'s Jupyter server; only the sidecar and gateway know it."""
+def upstream_secret(secret_key: str, slug: str) -> str:
+    """What the gateway shows ``slug``'s Jupyter server; only the sidecar and gateway know it."""
     return hmac.new(
-        secret_key.encode("utf-8"), b"jupyter-server-token:" + slug.encode(), hashlib.sha256
+        secret_key.encode("utf-8"), b"nextpyter-upstream-secret:" + slug.encode(), hashlib.sha256
     ).hexdigest()

@@ -137,20 +137,29 @@ class KeySet:
         self._keys = keys
         self._loaded_at = self._clock()
 
+    def _refresh(self, force: bool) -> None:
+        """Load the set when it never was or is stale; when ``force`` (an unknown kid),
+        also when the last load is older than ``MIN_REFRESH_GAP``. The caller holds the lock."""
+        now = self._clock()
+        age = None if self._loaded_at is None else now - self._loaded_at
+        if age is None or age > self.refresh_interval or (force and age >= MIN_REFRESH_GAP):
+            try:
+                self._load()
+            except Exception:
+                if self._loaded_at is None:
+                    raise
+                # Keep serving the keys we have; a JWKS outage must not end sessions.
+                self._loaded_at = now
+
     def get(self, kid: str) -> PyJWK | None:
         with self._lock:
-            now = self._clock()
-            stale = self._loaded_at is None or now - self._loaded_at > self.refresh_interval
-            may_refresh = self._loaded_at is None or now - self._loaded_at >= MIN_REFRESH_GAP
-            if stale or (kid not in self._keys and may_refresh):
-                try:
-                    self._load()
-                except Exception:
-                    if self._loaded_at is None:
-                        raise
-                    # Keep serving the keys we have; a JWKS outage must not end sessions.
-                    self._loaded_at = now
+            self._refresh(force=kid not in self._keys)
             return self._keys.get(kid)
+
+    def ensure_loaded(self) -> None:
+        """Load the set if it never was, or is stale; never forces a refetch."""
+        with self._lock:
+            self._refresh(force=False)
 
     def kids(self) -> list[str]:
         return sorted(self._keys)

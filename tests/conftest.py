@@ -188,6 +188,14 @@ class Stack:
         headers = {"Cookie": cookie} if cookie else {}
         return requests.get(f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
 
+    def jupyter_headers(self, slug: str, cookie: str) -> dict[str, str]:
+        """Headers for a state-changing request to a Jupyter server, as JupyterLab sends
+        them: the session cookie plus Jupyter's ``_xsrf`` cookie and header."""
+        page = self.get(f"/user/{slug}/lab", cookie)
+        xsrf = page.cookies.get("_xsrf")
+        assert page.status_code == 200 and xsrf, "JupyterLab's page set no _xsrf cookie"
+        return {"Cookie": f"{cookie}; _xsrf={xsrf}", "X-XSRFToken": xsrf}
+
     def stop_all(self) -> None:
         backend = self.backend
         for server in backend.list():

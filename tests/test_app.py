@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sidecar.apitokens import ApiTokens
 from sidecar.app import create_app
 from sidecar.config import Settings
-from sidecar.sessions import COOKIE_NAME, SessionCookies, SessionInvalid, jupyter_token
+from sidecar.sessions import COOKIE_NAME, SessionCookies, SessionInvalid, upstream_secret
 
 
 def test_unknown_routes_and_methods_are_problem_json(client: Any) -> None:
@@ -57,7 +57,7 @@ def test_authorizer_answers_only_200_401_403(app: Any, client: Any, settings: Se
 
     ok = ask("ann-lee--0123", good)
     assert ok.status_code == 200
-    assert ok.headers["X-NextPyter-Upstream-Token"] == jupyter_token(
+    assert ok.headers["X-NextPyter-Upstream-Secret"] == upstream_secret(
         settings.secret_key, "ann-lee--0123"
     )
     assert ok.headers["X-NextPyter-Upstream"].endswith("/servers/ann-lee--0123/jupyter.sock:")
@@ -88,7 +88,7 @@ def test_launch_cookie_attributes(
     token = mint_launch_token(
         signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", user_id="zoe", path=""
     )
-    page = client.post("/api/v1/launch", data={"token": token})
+    page = client.post("/api/v1/launch", data={"token": token}, headers={"Origin": devstack.ISSUER})
     assert page.status_code == 200 and "Starting your notebook" in page.text
     cookie = page.headers["Set-Cookie"]
     for attribute in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/user/zoe/"):
@@ -263,3 +263,55 @@ def test_run_time_settings_apply_to_launches(
     refused = launch("default")  # the environment's profile is no longer offered
     assert refused.status_code == 400 and "small" in refused.json["detail"]
     assert launch("gpu").status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://nextcloud.localhost", True),  # the issuer's origin: Nextcloud's Files action
+        ("http://localhost", False),  # the gateway's own origin: only with the dev launcher
+        ("https://cloud.extra.example", True),  # NEXTPYTER_LAUNCH_ORIGINS
+        ("https://evil.example", False),
+        ("http://nextcloud.localhost.evil.example", False),
+        ("null", False),  # a sandboxed frame or a data: page
+        (None, False),
+    ],
+)
+def test_launch_form_only_from_nextcloud(
+    settings: Settings, redis_client: Any, signing_key: Any, origin: str | None, allowed: bool
+) -> None:
+    """Login CSRF: a page elsewhere posting its owner's token would put the visitor into
+    the owner's server, on the same origin as the visitor's own."""
+    from sidecar import devstack
+    from sidecar.devkeys import mint_launch_token
+
+    app = create_app(
+        replace(settings, launch_origins=settings.launch_origins | {"https://cloud.extra.example"})
+    )
+    devstack.make_user(settings.data_dir, "yan")
+    token = mint_launch_token(
+        signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", user_id="yan"
+    )
+    headers = {"Origin": origin} if origin else {}
+    page = app.test_client().post("/api/v1/launch", data={"token": token}, headers=headers)
+    if allowed:
+        assert page.status_code == 200
+    else:
+        assert page.status_code == 403 and "Set-Cookie" not in page.headers
+        assert redis_client.keys("nextpyter:jti:*") == []  # the token was not even looked at
+
+
+def test_dev_launcher_may_post_from_the_gateway_origin(
+    settings: Settings, keys: Any, redis_client: Any
+) -> None:
+    from sidecar import devstack
+
+    app = create_app(replace(settings, dev_signing_key=keys[0]))
+    devstack.make_user(settings.data_dir, "demo")
+    client = app.test_client()
+    form = client.get("/dev/open?user=demo")
+    token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)
+    page = client.post(
+        "/api/v1/launch", data={"token": token}, headers={"Origin": "http://localhost"}
+    )
+    assert page.status_code == 200

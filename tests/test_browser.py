@@ -29,7 +29,8 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from sidecar.sessions import COOKIE_NAME, jupyter_token
+from sidecar.devstack import ISSUER
+from sidecar.sessions import COOKIE_NAME, upstream_secret
 from sidecar.slugs import slug_for
 
 from . import browser
@@ -148,6 +149,19 @@ class Traffic:
         return found
 
 
+NEXTCLOUD_FILES = f"{ISSUER}/apps/files/"
+
+
+def open_in_jupyter_from_nextcloud(page: Page, action: str, token: str) -> None:
+    """Show the launch form on Nextcloud's own origin (served by the browser driver), so
+    the POST carries ``Origin: <Nextcloud>`` exactly as the Files action's does."""
+    page.route(
+        NEXTCLOUD_FILES,
+        lambda route: route.fulfill(content_type="text/html", body=launch_form(action, token)),
+    )
+    page.goto(NEXTCLOUD_FILES)
+
+
 def launch_form(action: str, token: str) -> str:
     """What Nextcloud's Files action puts in the page: a form POST carrying the token."""
     return (
@@ -164,7 +178,7 @@ def test_open_notebook_run_code_and_save(stack: Stack, tmp_path: Path) -> None:
     slug = slug_for(USER_ID)
     assert slug != USER_ID and "--" in slug
     token = stack.token(USER_ID, "demo.ipynb")
-    secret = jupyter_token(stack.env["NEXTPYTER_SECRET_KEY"], slug)
+    secret = upstream_secret(stack.env["NEXTPYTER_SECRET_KEY"], slug)
     origin = origin_of(stack)
     lab_url = f"{origin}/user/{slug}/lab/tree/demo.ipynb"
     traffic = Traffic()
@@ -181,7 +195,7 @@ def test_open_notebook_run_code_and_save(stack: Stack, tmp_path: Path) -> None:
             )
 
             # 1. Nextcloud's page posts the launch token to the gateway.
-            page.set_content(launch_form(f"{origin}/api/v1/launch", token))
+            open_in_jupyter_from_nextcloud(page, f"{origin}/api/v1/launch", token)
             with page.expect_response(f"{origin}/api/v1/launch") as launched:
                 page.get_by_role("button", name="Open in Jupyter").click()
             response = launched.value
@@ -297,7 +311,7 @@ def test_progress_page_explains_a_failed_start(failing_stack: Stack, tmp_path: P
     origin = origin_of(failing_stack)
     with chromium(tmp_path / "profile") as context:
         page = context.new_page()
-        page.set_content(launch_form(f"{origin}/api/v1/launch", token))
+        open_in_jupyter_from_nextcloud(page, f"{origin}/api/v1/launch", token)
         page.locator("form").evaluate("form => form.submit()")
         expect(page.locator("#title")).to_have_text("Your notebook could not be started")
         error = page.locator("#error")

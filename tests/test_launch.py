@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import redis as redis_lib
 import requests
+import websocket
 
 from sidecar.apitokens import ApiTokens
 from sidecar.runtime import local
-from sidecar.sessions import jupyter_token
+from sidecar.sessions import upstream_secret
 from sidecar.slugs import slug_for
 
 from .conftest import EMPTY_NOTEBOOK, Stack, start_stack, wait_until
@@ -51,7 +52,7 @@ def test_launch_opens_the_notebook_and_reuses_the_server(stack: Stack) -> None:
     assert contents.json()["type"] == "notebook"
     lab = stack.get("/user/alice/lab/tree/nb.ipynb", cookie)
     assert lab.status_code == 200 and "jupyter-config-data" in lab.text
-    assert jupyter_token(stack.env["NEXTPYTER_SECRET_KEY"], "alice") not in lab.text
+    assert upstream_secret(stack.env["NEXTPYTER_SECRET_KEY"], "alice") not in lab.text
     notification = stack.get(
         "/user/alice/lab/api/settings/@jupyterlab/apputils-extension:notification", cookie
     ).json()
@@ -290,7 +291,7 @@ def test_stop_leaves_no_kernel_behind(stack: Stack) -> None:
     assert stack.wait(launch)["state"] == "ready"
     kernel = requests.post(
         f"{stack.url}/user/kim/api/kernels",
-        headers={"Cookie": cookie},
+        headers=stack.jupyter_headers("kim", cookie),
         json={"name": "python3"},
         timeout=30,
     )
@@ -377,3 +378,54 @@ def test_another_installation_never_touches_our_servers(stack: Stack, tmp_path: 
     other.stop("uma")
     assert server_processes(stack.backend, "uma") == ours
     assert stack.get("/user/uma/api/status", cookie).status_code == 200
+
+
+def test_other_origins_cannot_drive_a_server(stack: Stack) -> None:
+    """Regression: the gateway once authenticated every request to Jupyter with a token,
+    which turns off Jupyter's XSRF and Origin checks, so a page of another origin (even of
+    the same site) could drive the user's server with the user's cookie."""
+    stack.user("wes", {"a.txt": "wes's"})
+    cookie, launch = stack.launch("wes")
+    assert stack.wait(launch)["state"] == "ready"
+    url = f"{stack.url}/user/wes/api/contents/b.txt"
+    body = {"type": "file", "format": "text", "content": "x"}
+    # A cross-origin form or fetch: refused by the gateway, whatever else it carries.
+    foreign = {**stack.jupyter_headers("wes", cookie), "Origin": "http://evil.localhost"}
+    assert requests.put(url, json=body, headers=foreign, timeout=10).status_code == 403
+    # Without Jupyter's XSRF token (a simple request from elsewhere): refused by Jupyter.
+    plain = requests.put(url, json=body, headers={"Cookie": cookie}, timeout=10)
+    assert plain.status_code == 403 and "_xsrf" in plain.text
+    assert not (stack.data_dir / "wes" / "files" / "b.txt").exists()
+    # JupyterLab's own request (same origin, XSRF token): allowed.
+    own = {**stack.jupyter_headers("wes", cookie), "Origin": stack.url}
+    assert requests.put(url, json=body, headers=own, timeout=10).status_code == 201
+    # A websocket opened by another origin is refused too.
+    kernel = requests.post(
+        f"{stack.url}/user/wes/api/kernels", json={"name": "python3"}, headers=own, timeout=30
+    ).json()
+    ws_url = stack.url.replace("http", "ws") + f"/user/wes/api/kernels/{kernel['id']}/channels"
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(
+            ws_url, header=[f"Cookie: {cookie}"], origin="http://evil.localhost", timeout=10
+        )
+    assert refused.value.status_code == 403
+    ws = websocket.create_connection(
+        ws_url, header=[f"Cookie: {cookie}"], origin=stack.url, timeout=10
+    )
+    ws.close()
+
+
+def test_no_secret_in_jupyter_pages_or_kernel(stack: Stack) -> None:
+    """Regression: Jupyter's error pages once carried its token, and kernels could read it
+    from the server's environment."""
+    stack.user("xia")
+    cookie, launch = stack.launch("xia")
+    assert stack.wait(launch)["state"] == "ready"
+    secret = upstream_secret(stack.env["NEXTPYTER_SECRET_KEY"], "xia")
+    for path in ("/user/xia/lab", "/user/xia/no-such-page", "/user/xia/api/contents"):
+        response = stack.get(path, cookie)
+        assert secret not in response.text and "data-jupyter-api-token" not in response.text
+    server_pid = server_processes(stack.backend, "xia")[0]
+    environ = Path(f"/proc/{server_pid}/environ").read_bytes()
+    assert secret.encode() not in environ
+    assert not list((stack.backend.servers_dir / "xia").glob("gateway-secret*"))

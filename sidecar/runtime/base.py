@@ -21,7 +21,7 @@ class ServerSpec:
     slug: str
     profile: str
     files_dir: Path
-    token: str
+    secret: str  # what the gateway shows the server (see jupyter_identity.py)
 
     @property
     def base_url(self) -> str:
@@ -75,7 +75,7 @@ class Backend(abc.ABC):
         """Adopt what runs, remove what is dead or half-created, leave no orphan."""
 
     @abc.abstractmethod
-    def activity(self, slug: str, token: str) -> float | None:
+    def activity(self, slug: str, secret: str) -> float | None:
         """When the server was last used (Unix time), as it reports it itself, or None
         when it does not answer."""
 

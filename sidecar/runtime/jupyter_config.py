@@ -1,20 +1,13 @@
 # Jupyter server configuration for servers started by NextPyter (loaded with --config).
-# The gateway adds the server's token to every request it forwards, so the browser
-# never needs it: take it out of the page JupyterLab renders.
 import os
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
-# Read the token here and take it out of the environment, so kernels (user code) do not
-# inherit it.
-c.IdentityProvider.token = os.environ.pop("JUPYTER_TOKEN", "")
+# Only requests the gateway forwards (with its secret header) are the owner's; see
+# jupyter_identity.py. No Jupyter token exists, so none can leak.
+c.ServerApp.identity_provider_class = "sidecar.runtime.jupyter_identity.GatewayIdentityProvider"
+# The only client is the gateway, over the unix socket; the Host header is the gateway's.
+c.ServerApp.allow_remote_access = True
 
-
-def _without_token(handler, page_config):  # type: ignore[no-untyped-def]
-    page_config["token"] = ""
-    return page_config
-
-
-c.ServerApp.tornado_settings = {"page_config_hook": _without_token}
 c.ServerApp.open_browser = False
 c.ServerApp.quit_button = False
 # Only the gateway talks to the server (over its unix socket); no cross-origin callers.

@@ -37,6 +37,8 @@ from typing import Any
 
 from ..slugs import is_slug
 from .base import Backend, BackendError, Server, ServerSpec
+from .upstream import HEADER as GATEWAY_HEADER
+from .upstream import SECRET_FILE_ENV, USER_ENV
 
 MARKER = "NEXTPYTER_SERVER"
 CONFIG_FILE = Path(__file__).with_name("jupyter_config.py")
@@ -56,11 +58,11 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def _get(sock: Path, path: str, timeout: float, token: str = "") -> tuple[int, bytes]:
+def _get(sock: Path, path: str, timeout: float, secret: str = "") -> tuple[int, bytes]:
     """One HTTP GET to a server over its unix socket."""
     connection = _UnixHTTPConnection(str(sock), timeout=timeout)
     try:
-        headers = {"Authorization": f"token {token}"} if token else {}
+        headers = {GATEWAY_HEADER: secret} if secret else {}
         connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         return response.status, response.read()
@@ -194,6 +196,11 @@ class LocalBackend(Backend):
         for sub in ("home", "runtime", "data", "config"):
             (directory / sub).mkdir(mode=0o700)
         nonce = secrets.token_hex(8)
+        # The server reads its gateway secret from this file at start and removes it.
+        secret_file = directory / "gateway-secret"
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(spec.secret)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -202,7 +209,8 @@ class LocalBackend(Backend):
             "JUPYTER_DATA_DIR": str(directory / "data"),
             "JUPYTER_CONFIG_DIR": str(directory / "config"),
             "IPYTHONDIR": str(directory / "home" / ".ipython"),
-            "JUPYTER_TOKEN": spec.token,
+            SECRET_FILE_ENV: str(secret_file),
+            USER_ENV: spec.user_id,
             "PYTHONUNBUFFERED": "1",
             MARKER: f"{self.installation}:{spec.slug}:{nonce}",
         }
@@ -265,10 +273,10 @@ class LocalBackend(Backend):
             raise BackendError(f"The Jupyter server does not answer: {error}") from None
         return self._server(slug, state)
 
-    def activity(self, slug: str, token: str) -> float | None:
+    def activity(self, slug: str, secret: str) -> float | None:
         # /api/status does not count as activity itself (jupyter_server does not track it).
         try:
-            status, body = _get(self.socket_path(slug), f"/user/{slug}/api/status", 5.0, token)
+            status, body = _get(self.socket_path(slug), f"/user/{slug}/api/status", 5.0, secret)
             if status != 200:
                 return None
             stamp = json.loads(body)["last_activity"]
