@@ -217,6 +217,7 @@ GOOD_CONFIG = {
         ({"profiles": {"x": {"memory": "lots"}}}, "memory"),
         ({"profiles": {"x": {"gpu": -1}}}, "gpu"),
         ({"default_profile": "nope"}, "default_profile"),
+        ({"default_profile": []}, "default_profile"),
         ({"allowed_images": ["UPPER/Case"]}, "allowed_images"),
         ({"default_image": "other:1"}, "default_image"),
         ({"idle_timeout": -5}, "idle_timeout"),
@@ -315,3 +316,40 @@ def test_dev_launcher_may_post_from_the_gateway_origin(
         "/api/v1/launch", data={"token": token}, headers={"Origin": "http://localhost"}
     )
     assert page.status_code == 200
+
+
+def test_odd_launch_inputs_are_4xx_not_5xx(
+    client: Any, settings: Settings, signing_key: Any
+) -> None:
+    """Found in review: each of these was a 500."""
+    from sidecar import devstack
+    from sidecar.devkeys import mint_launch_token
+
+    devstack.make_user(settings.data_dir, "ola")
+    headers = _admin(signing_key)
+    for profile in ([], {}, 3):
+        response = client.post(
+            "/api/v1/launch", json={"user": "ola", "profile": profile}, headers=_admin(signing_key)
+        )
+        assert response.status_code == 400 and response.json["code"] == "profile-unknown"
+    # A path with a name longer than the file system allows: launched, opening the folder.
+    long_name = mint_launch_token(
+        signing_key,
+        issuer=devstack.ISSUER,
+        audience="nextpyter-sidecar",
+        user_id="ola",
+        path="x" * 300 + "/a.ipynb",
+    )
+    started = client.post("/api/v1/launch", json={"token": long_name})
+    assert started.status_code == 202
+    for bad_id in ("garbage", "1-2-3", "-1", "0-"):
+        events = client.get(
+            f"/api/v1/launches/{started.json['id']}/events", headers={"Last-Event-ID": bad_id}
+        )
+        assert events.status_code == 400 and events.json["code"] == "event-id-invalid"
+    assert (
+        client.put(
+            "/api/v1/config", data="[", headers={**headers, "Content-Type": "application/json"}
+        ).status_code
+        == 400
+    )
