@@ -31,8 +31,10 @@ final class FilesController extends JsonController {
 	#[NoAdminRequired]
 	#[UserRateLimit(limit: 30, period: 60)]
 	#[FrontpageRoute(verb: 'POST', url: '/notebook')]
-	public function createNotebook(?string $dir = null, ?string $name = null): JSONResponse {
+	public function createNotebook(mixed $dir = null, mixed $name = null): JSONResponse {
 		return $this->answer(function () use ($dir, $name): array {
+			$dir = self::optionalString($dir, 'dir');
+			$name = self::optionalString($name, 'name');
 			$user = $this->access->currentUser();
 			$this->access->checkCanLaunch($this->store->get(), $user);
 			return $this->files->createNotebook((string)$user->getUID(), $dir ?? '/', $name ?? '');
@@ -46,8 +48,9 @@ final class FilesController extends JsonController {
 	#[NoAdminRequired]
 	#[UserRateLimit(limit: 60, period: 60)]
 	#[FrontpageRoute(verb: 'POST', url: '/rescan')]
-	public function rescan(?string $dir = null): JSONResponse {
+	public function rescan(mixed $dir = null): JSONResponse {
 		return $this->answer(function () use ($dir): array {
+			$dir = self::optionalString($dir, 'dir');
 			$user = $this->access->currentUser();
 			if (!$this->access->availability($this->store->get(), $user)->enabled) {
 				return ['changed' => false];

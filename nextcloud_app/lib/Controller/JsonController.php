@@ -20,6 +20,18 @@ abstract class JsonController extends Controller {
 	}
 
 	/**
+	 * A request value that must be a string when given. Parameters are typed `mixed`
+	 * on purpose: a JSON body can hold anything (`{"dir": []}`), and a type the
+	 * framework cannot satisfy would be a 500 instead of this 400.
+	 */
+	protected static function optionalString(mixed $value, string $name): ?string {
+		if ($value === null || is_string($value)) {
+			return $value;
+		}
+		throw new Refusal(400, "'$name' must be a string.");
+	}
+
+	/**
 	 * @param \Closure(): array<string, mixed> $action
 	 */
 	protected function answer(\Closure $action, int $status = 200): JSONResponse {

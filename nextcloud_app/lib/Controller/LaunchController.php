@@ -37,8 +37,13 @@ final class LaunchController extends JsonController {
 	#[NoAdminRequired]
 	#[UserRateLimit(limit: 20, period: 60)]
 	#[FrontpageRoute(verb: 'POST', url: '/launch')]
-	public function launch(?int $fileId = null, ?string $profile = null): JSONResponse {
+	public function launch(mixed $fileId = null, mixed $profile = null): JSONResponse {
 		return $this->answer(function () use ($fileId, $profile): array {
+			$profile = self::optionalString($profile, 'profile');
+			if ($fileId !== null && !is_int($fileId) && !(is_string($fileId) && ctype_digit($fileId))) {
+				throw new Refusal(400, "'fileId' must be the number of a file or folder.");
+			}
+			$fileId = $fileId === null ? null : (int)$fileId;
 			$user = $this->access->currentUser();
 			$userId = (string)$user->getUID();
 			$settings = $this->store->get();

@@ -90,6 +90,22 @@ final class LaunchAndFilesTest extends TestCase {
 		$this->assertArrayHasKey('message', $gone->getData());
 	}
 
+	public function testValuesOfTheWrongTypeAre400NotErrors(): void {
+		$h = new Harness();
+		$h->configure();
+		$h->people->logIn('alice');
+		$own = $h->files->home('alice')->file('a.ipynb');
+		foreach ([[[]], [['x' => 1]], [1.5], ['12abc']] as [$fileId]) {
+			$this->assertSame(400, $this->launch($h)->launch($fileId)->getStatus());
+		}
+		$this->assertSame(400, $this->launch($h)->launch($own->id, ['big'])->getStatus());
+		$this->assertSame(200, $this->launch($h)->launch((string)$own->id)->getStatus());
+		$this->assertSame(400, $this->filesController($h)->createNotebook(['/'])->getStatus());
+		$this->assertSame(400, $this->filesController($h)->createNotebook('/', 7)->getStatus());
+		$this->assertSame(400, $this->filesController($h)->rescan(['/'])->getStatus());
+		$this->assertArrayHasKey('message', $this->filesController($h)->rescan(['/'])->getData());
+	}
+
 	public function testRescanOnlyForUsersWhoCanUseJupyter(): void {
 		$h = new Harness();
 		$h->people->logIn('alice');
