@@ -22,6 +22,10 @@ use Psr\Log\LoggerInterface;
  * once more of every user whose server stopped since the previous run, so what
  * notebooks write appears in Files with its size and date without
  * `occ files:scan`. See RescanPlan for who is picked.
+ *
+ * It also sends the run-time settings to the sidecar each time, so the sidecar
+ * applies them (idle timeout, profiles…) even before an admin first presses Save,
+ * and again after its Redis was emptied.
  */
 final class RescanRunningServers extends TimedJob {
 	public const INTERVAL = 300;
@@ -44,6 +48,11 @@ final class RescanRunningServers extends TimedJob {
 		$settings = $this->store->get();
 		if (!$settings->sidecarConfigured()) {
 			return;
+		}
+		try {
+			$this->sidecar->applyConfig($settings, AdminClaims::SYSTEM_SUBJECT);
+		} catch (Refusal $refusal) {
+			$this->logger->warning('NextPyter: could not send the settings to the sidecar: {message}', ['message' => $refusal->getMessage()]);
 		}
 		$previous = $this->previous();
 		try {

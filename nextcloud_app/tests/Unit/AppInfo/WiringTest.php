@@ -143,6 +143,9 @@ final class WiringTest extends TestCase {
 
 		$job->runForTest();
 		$this->assertSame([1, 1, 0], [$scanned('alice'), $scanned('bob'), $scanned('carol')]);
+		$sent = array_values(array_filter($h->http->requests, static fn (array $r): bool => $r['method'] === 'PUT'));
+		$this->assertCount(1, $sent, 'the run-time settings go to the sidecar on every run');
+		$this->assertStringEndsWith('/api/v1/config', $sent[0]['url']);
 		$this->assertSame(IScanner::SCAN_RECURSIVE, $h->files->storages['alice']->scans[0]['recursive']);
 
 		$running = ['alice'];
