@@ -211,8 +211,25 @@ def launch_events(launch_id: str) -> Response:
             "out to get every event.",
         )
 
+    def event(event_id: str, event: dict[str, str]) -> str:
+        return f"id: {event_id}\nevent: progress\ndata: {json.dumps(event)}\n\n"
+
     def stream() -> Iterator[str]:
         yield "retry: 1000\n\n"
+        slots = svc.stream_slots
+        if not slots.acquire(blocking=False):
+            # Every stream slot of this worker is taken: send what is new and end; the
+            # browser's EventSource comes back in a second (polling, not holding a thread
+            # that short requests such as the gateway's authorizer need).
+            for event_id, item in svc.events.since(launch_id, last_id):
+                yield event(event_id, item)
+            return
+        try:
+            yield from follow()
+        finally:
+            slots.release()
+
+    def follow() -> Iterator[str]:
         for item in svc.events.follow(launch_id, last_id, block_seconds=KEEPALIVE_SECONDS):
             if item is None:
                 if time.monotonic() > deadline:
@@ -225,9 +242,9 @@ def launch_events(launch_id: str) -> Response:
                     return
                 yield ": keepalive\n\n"
                 continue
-            event_id, event = item
-            yield f"id: {event_id}\nevent: progress\ndata: {json.dumps(event)}\n\n"
-            if event.get("state") in TERMINAL_STATES:
+            event_id, fields = item
+            yield event(event_id, fields)
+            if fields.get("state") in TERMINAL_STATES:
                 return
 
     response = Response(stream_with_context(stream()), mimetype="text/event-stream")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,8 @@ class Services:
     cookies: SessionCookies
     api_tokens: ApiTokens
     config: ConfigStore
+    # Progress streams this worker holds open at once (see NEXTPYTER_MAX_STREAMS).
+    stream_slots: threading.BoundedSemaphore
 
 
 def csp_nonce() -> str:
@@ -79,6 +82,7 @@ def build_services(settings: Settings, backend: Backend | None = None) -> Servic
         ),
         api_tokens=ApiTokens(client),
         config=config,
+        stream_slots=threading.BoundedSemaphore(settings.max_streams),
     )
 
 

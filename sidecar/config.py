@@ -39,6 +39,7 @@ class Settings:
     progress_timeout: float = 300.0
     jwks_refresh_interval: float = 300.0
     cull_interval: float = 60.0
+    max_streams: int = 16
     launch_origins: frozenset[str] = frozenset()
     dev_signing_key: Path | None = None
     local_python: str = ""
@@ -150,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         progress_timeout=float(_int(env, "PROGRESS_TIMEOUT", 300, 10, 3600)),
         jwks_refresh_interval=float(_int(env, "JWKS_REFRESH_INTERVAL", 300, 10, 86400)),
         cull_interval=float(_int(env, "CULL_INTERVAL", 60, 0, 3600)),
+        max_streams=_int(env, "MAX_STREAMS", 16, 0, 10_000),
         dev_signing_key=Path(dev_key) if dev_key else None,
         local_python=_get(env, "LOCAL_PYTHON", ""),
     )

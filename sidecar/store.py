@@ -72,6 +72,12 @@ class LaunchEvents:
         entries: Any = self.client.xrevrange(self.key(launch_id), count=1)
         return dict(entries[0][1]) if entries else None
 
+    def since(self, launch_id: str, last_id: str = "0") -> list[tuple[str, dict[str, str]]]:
+        """The events after ``last_id``, at once (no waiting)."""
+        start = "-" if last_id == "0" else f"({last_id}"
+        entries: Any = self.client.xrange(self.key(launch_id), min=start, max="+", count=200)
+        return [(event_id, dict(event)) for event_id, event in entries]
+
     def follow(
         self, launch_id: str, last_id: str = "0", block_seconds: float = 15.0
     ) -> Iterator[tuple[str, dict[str, str]] | None]:

@@ -353,3 +353,27 @@ def test_odd_launch_inputs_are_4xx_not_5xx(
         ).status_code
         == 400
     )
+
+
+def test_progress_falls_back_to_polling_when_streams_are_full(
+    settings: Settings, redis_client: Any, signing_key: Any
+) -> None:
+    """A worker keeps threads for short requests: past NEXTPYTER_MAX_STREAMS a progress
+    request answers at once with what is new, and EventSource asks again (retry)."""
+    from sidecar import devstack
+    from sidecar.devkeys import mint_launch_token
+
+    app = create_app(replace(settings, max_streams=0))
+    client = app.test_client()
+    devstack.make_user(settings.data_dir, "pol")
+    token = mint_launch_token(
+        signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", user_id="pol"
+    )
+    launch = client.post("/api/v1/launch", json={"token": token}).json
+    started = time.monotonic()
+    first = client.get(launch["events"]).text  # returns at once, not after keepalives
+    assert time.monotonic() - started < 5
+    assert first.startswith("retry: 1000") and '"state": "queued"' in first
+    last_id = re.findall(r"^id: (\S+)$", first, re.M)[-1]
+    again = client.get(launch["events"], headers={"Last-Event-ID": last_id}).text
+    assert '"state": "queued"' not in again  # only what came after
