@@ -3,6 +3,7 @@
  * action is called, when it is enabled and what it does. `v3.js` and `v4.js` only adapt these
  * to the two registration APIs.
  */
+import { emit } from '@nextcloud/event-bus'
 import { loadState } from '@nextcloud/initial-state'
 import { createAndLaunch, launch, refuse } from '../lib/launcher.js'
 import { t } from '../lib/l10n.js'
@@ -82,6 +83,32 @@ export function newMenuSpec(config = filesConfig(), announce = () => {}) {
 			return createAndLaunch(folder.path, name, (created) => announce(folder, created))
 		},
 	}
+}
+
+/**
+ * Registers the actions and the New-menu entry with one major version of `@nextcloud/files`.
+ * `files` holds that version's `File`, `registerFileAction` and `addNewFileMenuEntry`;
+ * `toFileAction` turns a spec into the action object that version takes.
+ */
+export function registerWith(files, toFileAction, config = filesConfig()) {
+	for (const spec of actionSpecs(config)) {
+		files.registerFileAction(toFileAction(spec))
+	}
+	const announce = (folder, created) => emit('files:node:created', notebookNode(files, folder, created))
+	files.addNewFileMenuEntry(newMenuSpec(config, announce))
+}
+
+/** The new notebook as a `files.File` in `folder`, for the Files app's list. */
+export function notebookNode(files, folder, { fileId, name }) {
+	return new files.File({
+		source: `${folder.source.replace(/\/$/, '')}/${name}`, // sources are kept unencoded
+		root: folder.root,
+		id: fileId,
+		mime: NOTEBOOK_MIME,
+		owner: folder.owner,
+		permissions: folder.permissions,
+		mtime: new Date(),
+	})
 }
 
 export { NOTEBOOK_MIME }

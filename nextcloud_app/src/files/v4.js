@@ -3,9 +3,8 @@
  * callbacks take one context `{nodes, view, folder, contents}`; the registry is scoped to the
  * major version (`window._nc_files_scope.v4_0`).
  */
-import { emit } from '@nextcloud/event-bus'
 import { addNewFileMenuEntry, DefaultType, File, registerFileAction } from '@nextcloud/files'
-import { actionSpecs, filesConfig, newMenuSpec, NOTEBOOK_MIME } from './actions.js'
+import { filesConfig, notebookNode as sharedNotebookNode, registerWith } from './actions.js'
 
 export function toFileAction(spec) {
 	return {
@@ -20,26 +19,13 @@ export function toFileAction(spec) {
 	}
 }
 
-/** The new notebook as a 4.x File in `folder`, for the Files app's list. */
-export function notebookNode(folder, { fileId, name }) {
-	return new File({
-		source: `${folder.source.replace(/\/$/, '')}/${name}`, // sources are kept unencoded
-		root: folder.root,
-		id: fileId,
-		mime: NOTEBOOK_MIME,
-		owner: folder.owner,
-		permissions: folder.permissions,
-		mtime: new Date(),
-	})
-}
+const files = { addNewFileMenuEntry, File, registerFileAction }
 
-function announce(folder, created) {
-	emit('files:node:created', notebookNode(folder, created))
+/** The new notebook as a File of this version in `folder`, for the Files app's list. */
+export function notebookNode(folder, created) {
+	return sharedNotebookNode(files, folder, created)
 }
 
 export function register(config = filesConfig()) {
-	for (const spec of actionSpecs(config)) {
-		registerFileAction(toFileAction(spec))
-	}
-	addNewFileMenuEntry(newMenuSpec(config, announce))
+	registerWith(files, toFileAction, config)
 }
