@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from .store import TERMINAL_STATES, spawn_lock
 from .tokens import AdminToken
 
 api = Blueprint("api", __name__)
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 KEEPALIVE_SECONDS = 15.0
 EVENT_ID_RE = re.compile(r"0|[0-9]{1,20}-[0-9]{1,20}")
@@ -202,7 +204,7 @@ def launch_events(launch_id: str) -> Response:
     svc = services()
     deadline = time.monotonic() + svc.settings.progress_timeout
     last_id = request.headers.get("Last-Event-ID", "0") or "0"
-    if not EVENT_ID_RE.fullmatch(last_id):
+    if not EVENT_ID_RE.fullmatch(last_id) or any(int(part) >= 2**64 for part in last_id.split("-")):
         raise Problem(
             400,
             "event-id-invalid",
@@ -230,6 +232,18 @@ def launch_events(launch_id: str) -> Response:
             slots.release()
 
     def follow() -> Iterator[str]:
+        try:
+            yield from relay()
+        except redis.RedisError as error:  # Redis gone mid-stream: say so, end cleanly
+            log.error("progress stream of %s: %s", launch_id, error)
+            lost = {
+                "state": "failed",
+                "message": "NextPyter lost track of the launch. "
+                "Open the notebook again from Nextcloud.",
+            }
+            yield f"event: progress\ndata: {json.dumps(lost)}\n\n"
+
+    def relay() -> Iterator[str]:
         for item in svc.events.follow(launch_id, last_id, block_seconds=KEEPALIVE_SECONDS):
             if item is None:
                 if time.monotonic() > deadline:

@@ -30,8 +30,8 @@ def same_origin(origin: str | None, host: str) -> bool:
     try:
         sent, wanted = urlsplit(origin), urlsplit("//" + host)
         default = {"http": 80, "https": 443}.get(sent.scheme)
-        if default is None or not sent.hostname:
-            return False  # "null" (sandboxed frames, file:), or garbage
+        if default is None or not sent.hostname or sent.username or sent.password:
+            return False  # "null" (sandboxed frames, file:), user info (never a browser's)
         return sent.hostname == wanted.hostname and (sent.port or default) == (
             wanted.port or default
         )

@@ -84,10 +84,16 @@ def _dir(env: Mapping[str, str], name: str, default: str | None = None) -> Path:
 
 def _origin(url: str) -> str:
     """``scheme://host[:port]`` of an http(s) URL, as browsers send it in Origin; else ""."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
         return ""
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -207,7 +207,9 @@ class LaunchTokenVerifier:
         if not isinstance(raw, str) or not raw.strip():
             raise _rejected("token-missing", "No launch token came with the request. " + AGAIN, 400)
         raw = raw.strip()
-        if len(raw.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
+        if not raw.isascii():
+            raise _rejected("token-malformed", "The token is not a well-formed JWT. " + AGAIN, 400)
+        if len(raw) > MAX_TOKEN_BYTES:
             raise _rejected(
                 "token-too-large",
                 f"The token is over {MAX_TOKEN_BYTES} bytes. " + AGAIN,

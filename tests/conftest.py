@@ -184,8 +184,14 @@ class Stack:
                 time.sleep(0.2)
         return last
 
-    def get(self, path: str, cookie: str | None = None, **kwargs: Any) -> requests.Response:
-        headers = {"Cookie": cookie} if cookie else {}
+    def get(
+        self,
+        path: str,
+        cookie: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        headers = {**({"Cookie": cookie} if cookie else {}), **(headers or {})}
         return requests.get(f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
 
     def jupyter_headers(self, slug: str, cookie: str) -> dict[str, str]:

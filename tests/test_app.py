@@ -342,7 +342,14 @@ def test_odd_launch_inputs_are_4xx_not_5xx(
     )
     started = client.post("/api/v1/launch", json={"token": long_name})
     assert started.status_code == 202
-    for bad_id in ("garbage", "1-2-3", "-1", "0-"):
+    for bad_id in (
+        "garbage",
+        "1-2-3",
+        "-1",
+        "0-",
+        "99999999999999999999-0",
+        "0-18446744073709551616",
+    ):
         events = client.get(
             f"/api/v1/launches/{started.json['id']}/events", headers={"Last-Event-ID": bad_id}
         )

@@ -60,3 +60,20 @@ def test_serve_exits_with_the_message(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(SystemExit) as caught:
         serve_main(["--bind", "127.0.0.1:1"])
     assert "NEXTPYTER_SECRET_KEY" in str(caught.value.code)
+
+
+def test_launch_origins_are_written_as_browsers_send_origin(tmp_path: Path) -> None:
+    settings = load_settings(
+        env(
+            tmp_path,
+            NEXTPYTER_TOKEN_ISSUER="https://Cloud.Example:443/nc",
+            NEXTPYTER_LAUNCH_ORIGINS="http://other.example:80, https://u:p@third.example:8443/x",
+        )
+    )
+    assert settings.launch_origins == {
+        "https://cloud.example",
+        "http://other.example",
+        "https://third.example:8443",
+    }
+    with pytest.raises(ConfigError, match="NEXTPYTER_LAUNCH_ORIGINS"):
+        load_settings(env(tmp_path, NEXTPYTER_LAUNCH_ORIGINS="cloud.example.com"))

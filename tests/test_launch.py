@@ -56,6 +56,15 @@ def test_launch_opens_the_notebook_and_reuses_the_server(stack: Stack) -> None:
     notification = stack.get(
         "/user/alice/lab/api/settings/@jupyterlab/apputils-extension:notification", cookie
     ).json()
+    # Exports: JupyterLab opens nbconvert downloads without an _xsrf argument, and Jupyter
+    # then wants a same-host Referer, so the gateway must let browsers send one.
+    assert lab.headers["Referrer-Policy"] == "same-origin"
+    export = stack.get(
+        "/user/alice/nbconvert/html/nb.ipynb?download=true",
+        cookie,
+        headers={"Referer": f"{stack.url}/user/alice/lab"},
+    )
+    assert export.status_code == 200 and "attachment" in export.headers["Content-Disposition"]
     fetch_news = notification["schema"]["properties"]["fetchNews"]
     assert fetch_news["default"] == "false"  # our overrides: no news pop-up
     first = server_processes(stack.backend, "alice")

@@ -94,6 +94,7 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("oversize", lambda k: "a" * 9000, 400, "token-too-large"),
     ("garbage", lambda k: "not a token", 400, "token-malformed"),
     ("two-parts", lambda k: "abc.def", 400, "token-malformed"),
+    ("non-ascii", lambda k: sign(k, claims()) + "\u00e9", 400, "token-malformed"),
     ("malformed-base64", lambda k: "e30!!.e30.e30", 400, "token-malformed"),
     (
         "bad-payload-base64",
@@ -297,3 +298,11 @@ def test_admin_tokens(verifier: LaunchTokenVerifier, signing_key: Ed25519Private
     bad_scopes = sign(signing_key, claims(purpose="admin", scopes="admin"))
     with pytest.raises(TokenRejected, match="scopes"):
         verifier.verify_admin(bad_scopes)
+
+
+def test_lone_surrogate_in_json_is_400(client: Any) -> None:
+    """Found in review: PyJWT raised UnicodeEncodeError (a 500) on it."""
+    response = client.post(
+        "/api/v1/launch", data='{"token": "\\ud800"}', content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json["code"] == "token-malformed"
