@@ -20,7 +20,7 @@ import redis
 from .dynconfig import ConfigStore, RuntimeConfig
 from .runtime import Backend, Server
 from .sessions import upstream_secret
-from .store import KEY_PREFIX, spawn_lock
+from .store import KEY_PREFIX, last_launched, spawn_lock
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,11 @@ class Culler:
         if config.max_lifetime and now - server.created > config.max_lifetime:
             return f"ran longer than {config.max_lifetime} s"
         if config.idle_timeout:
-            last = self.backend.activity(server.slug, upstream_secret(self.secret_key, server.slug))
-            if last is not None and now - last > config.idle_timeout:
+            used = self.backend.activity(server.slug, upstream_secret(self.secret_key, server.slug))
+            if used is None:
+                return ""  # it does not say: leave it
+            last = max(used, last_launched(self.client, server.slug) or 0.0)
+            if now - last > config.idle_timeout:
                 return f"idle for more than {config.idle_timeout} s"
         return ""
 

@@ -23,7 +23,7 @@ from .problems import Problem
 from .runtime import Backend, BackendError, Server, ServerSpec
 from .sessions import upstream_secret
 from .slugs import slug_for
-from .store import LaunchEvents, spawn_lock
+from .store import LaunchEvents, mark_launched, spawn_lock
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,21 @@ class Launcher:
             secret=upstream_secret(self.secret_key, slug),
         )
         self.events.publish(launch.id, "queued", "Preparing your server", slug=slug, url=url)
-        server = self.backend.status(slug)
-        if server is not None and server.state == "running":
-            self.events.publish(launch.id, "ready", _running(server, profile), url=url, percent=100)
-            return launch
+        mark_launched(self.client, slug)
+        # Reuse a running server at once, under the user's lock so that the culler cannot
+        # stop it between our look and the answer; if the lock is taken (a start, a stop,
+        # the culler), the thread below waits for it and looks again.
+        lock = spawn_lock(self.client, slug, timeout=10)
+        if lock.acquire(blocking=False):
+            try:
+                server = self.backend.status(slug)
+                if server is not None and server.state == "running":
+                    message = _running(server, profile)
+                    self.events.publish(launch.id, "ready", message, url=url, percent=100)
+                    return launch
+            finally:
+                with contextlib.suppress(redis.RedisError):
+                    lock.release()
         threading.Thread(
             target=self._run, args=(launch, spec), name=f"launch-{slug}", daemon=True
         ).start()

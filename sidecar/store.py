@@ -46,6 +46,20 @@ def spawn_lock(client: redis.Redis, slug: str, timeout: float) -> Any:
     )
 
 
+def mark_launched(client: redis.Redis, slug: str) -> None:
+    """Note that ``slug`` was just launched: the culler counts it as activity, since the
+    browser has not reached the server yet."""
+    client.set(f"{KEY_PREFIX}launched:{slug}", f"{time.time():.3f}", ex=7 * 86400)
+
+
+def last_launched(client: redis.Redis, slug: str) -> float | None:
+    raw = client.get(f"{KEY_PREFIX}launched:{slug}")
+    try:
+        return float(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
 class LaunchEvents:
     """Progress of one launch, as a Redis stream that any replica can follow.
 

@@ -358,6 +358,16 @@ def test_culler_stops_idle_and_old_servers(stack: Stack, redis_service: Any) -> 
         assert set(culled) == {"quinn", "rita"} and "idle" in culled["quinn"]
         assert stack.backend.status("quinn") is None
 
+        # A launch counts as use: the browser has not reached the server yet.
+        stack.user("tia")
+        _, launch = stack.launch("tia")
+        assert stack.wait(launch)["state"] == "ready"
+        config.put(parse({"profiles": {"default": {}}, "idle_timeout": 60}))
+        soon = time.time() + 100
+        client.set("nextpyter:launched:tia", f"{soon - 10:.3f}")  # launched 10 s "ago"
+        assert culler.cull_once(now=soon) == []
+        assert [s for s, _ in culler.cull_once(now=soon + 100)] == ["tia"]
+
         stack.user("sam")
         _, launch = stack.launch("sam")
         assert stack.wait(launch)["state"] == "ready"
