@@ -213,53 +213,39 @@ def launch_events(launch_id: str) -> Response:
             "out to get every event.",
         )
 
-    def event(event_id: str, event: dict[str, str]) -> str:
-        return f"id: {event_id}\nevent: progress\ndata: {json.dumps(event)}\n\n"
+    def sse(fields: dict[str, str], event_id: str = "") -> str:
+        head = f"id: {event_id}\n" if event_id else ""
+        return f"{head}event: progress\ndata: {json.dumps(fields)}\n\n"
+
+    def failed(why: str) -> str:
+        return sse({"state": "failed", "message": f"{why} Open the notebook again from Nextcloud."})
 
     def stream() -> Iterator[str]:
         yield "retry: 1000\n\n"
-        slots = svc.stream_slots
-        if not slots.acquire(blocking=False):
+        if not svc.stream_slots.acquire(blocking=False):
             # Every stream slot of this worker is taken: send what is new and end; the
             # browser's EventSource comes back in a second (polling, not holding a thread
             # that short requests such as the gateway's authorizer need).
-            for event_id, item in svc.events.since(launch_id, last_id):
-                yield event(event_id, item)
+            for event_id, fields in svc.events.since(launch_id, last_id):
+                yield sse(fields, event_id)
             return
         try:
-            yield from follow()
-        finally:
-            slots.release()
-
-    def follow() -> Iterator[str]:
-        try:
-            yield from relay()
+            for item in svc.events.follow(launch_id, last_id, block_seconds=KEEPALIVE_SECONDS):
+                if item is None:
+                    if time.monotonic() > deadline:
+                        yield failed("The launch is taking too long.")
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                event_id, fields = item
+                yield sse(fields, event_id)
+                if fields.get("state") in TERMINAL_STATES:
+                    return
         except redis.RedisError as error:  # Redis gone mid-stream: say so, end cleanly
             log.error("progress stream of %s: %s", launch_id, error)
-            lost = {
-                "state": "failed",
-                "message": "NextPyter lost track of the launch. "
-                "Open the notebook again from Nextcloud.",
-            }
-            yield f"event: progress\ndata: {json.dumps(lost)}\n\n"
-
-    def relay() -> Iterator[str]:
-        for item in svc.events.follow(launch_id, last_id, block_seconds=KEEPALIVE_SECONDS):
-            if item is None:
-                if time.monotonic() > deadline:
-                    failed = {
-                        "state": "failed",
-                        "message": "The launch is taking too long. "
-                        "Open the notebook again from Nextcloud.",
-                    }
-                    yield f"event: progress\ndata: {json.dumps(failed)}\n\n"
-                    return
-                yield ": keepalive\n\n"
-                continue
-            event_id, fields = item
-            yield event(event_id, fields)
-            if fields.get("state") in TERMINAL_STATES:
-                return
+            yield failed("NextPyter lost track of the launch.")
+        finally:
+            svc.stream_slots.release()
 
     response = Response(stream_with_context(stream()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
