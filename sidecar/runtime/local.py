@@ -119,7 +119,7 @@ def _marked_processes(installation: str) -> list[tuple[int, str, str]]:
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, runtime_dir: Path, python: str = "", extra_args: tuple[str, ...] = ()):
+    def __init__(self, runtime_dir: Path, python: str = ""):
         self.servers_dir = runtime_dir / "servers"
         self.servers_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.servers_dir, 0o711)  # noqa: S103 - traverse only; each server dir is 0700
@@ -127,7 +127,6 @@ class LocalBackend(Backend):
             :12
         ]
         self.python = python or sys.executable
-        self.extra_args = extra_args
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- paths and state ---------------------------------------------------------------
@@ -190,7 +189,7 @@ class LocalBackend(Backend):
             return self._server(spec.slug, existing)
         directory = self._dir(spec.slug)
         if directory.exists():
-            self._kill_marked(spec.slug, keep_nonce=None)
+            self._kill_marked(spec.slug)
             shutil.rmtree(directory)
         directory.mkdir(mode=0o700)
         for sub in ("home", "runtime", "data", "config"):
@@ -222,7 +221,6 @@ class LocalBackend(Backend):
             f"--ServerApp.base_url={spec.base_url}",
             f"--ServerApp.root_dir={spec.files_dir}",
             *(["--allow-root"] if os.geteuid() == 0 else []),
-            *self.extra_args,
         ]  # fmt: skip
         with open(directory / "server.log", "ab") as log:
             try:
@@ -293,7 +291,7 @@ class LocalBackend(Backend):
         if state and _alive(state["pid"], state.get("start_ticks")):
             found = True
             self._terminate(state["pid"], state.get("start_ticks"))
-        self._kill_marked(slug, keep_nonce=None)
+        self._kill_marked(slug)
         child = self._children.pop(slug, None)
         if child is not None:
             with contextlib.suppress(Exception):
@@ -336,9 +334,11 @@ class LocalBackend(Backend):
         """(pid, slug, nonce) of every process of this installation's servers, kernels too."""
         return _marked_processes(self.installation)
 
-    def _kill_marked(self, slug: str, keep_nonce: str | None) -> None:
-        for pid, marked_slug, nonce in _marked_processes(self.installation):
-            if marked_slug == slug and nonce != keep_nonce:
+    def _kill_marked(self, slug: str) -> None:
+        """SIGKILL every process still carrying ``slug``'s marker (kernels of a server that
+        is gone run in sessions of their own)."""
+        for pid, marked_slug, _ in _marked_processes(self.installation):
+            if marked_slug == slug:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
 
