@@ -57,9 +57,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sidecar import devstack
 from sidecar.devkeys import load_key, mint_launch_token
-from sidecar.runtime.local import CONFIG_FILE, MARKER, LocalBackend
+from sidecar.runtime import ServerSpec
+from sidecar.runtime.local import MARKER, SECRET_FILE, LocalBackend, build_process_spec
 from sidecar.runtime.upstream import HEADER as GATEWAY_HEADER
-from sidecar.runtime.upstream import SECRET_FILE_ENV, USER_ENV
 from sidecar.sessions import COOKIE_NAME, upstream_secret
 from sidecar.slugs import slug_for
 
@@ -120,33 +120,15 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def jupyter_command(directory: Path, files: Path, slug: str) -> list[str]:
-    """The command line of ``LocalBackend.start`` (sidecar/runtime/local.py), no extra args."""
-    return [
-        sys.executable, "-m", "jupyter_server",
-        f"--config={CONFIG_FILE}",
-        f"--ServerApp.sock={directory / 'jupyter.sock'}",
-        "--ServerApp.sock_mode=0600",
-        f"--ServerApp.base_url=/user/{slug}/",
-        f"--ServerApp.root_dir={files}",
-        *(["--allow-root"] if os.geteuid() == 0 else []),
-    ]  # fmt: skip
-
-
-def jupyter_env(directory: Path, user: str) -> dict[str, str]:
-    """The environment of ``LocalBackend.start``, without its process marker."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "HOME": str(directory / "home"),
-        "JUPYTER_RUNTIME_DIR": str(directory / "runtime"),
-        "JUPYTER_DATA_DIR": str(directory / "data"),
-        "JUPYTER_CONFIG_DIR": str(directory / "config"),
-        "IPYTHONDIR": str(directory / "home" / ".ipython"),
-        SECRET_FILE_ENV: str(directory / "gateway-secret"),
-        USER_ENV: user,
-        "PYTHONUNBUFFERED": "1",
-    }
+def floor_process(
+    directory: Path, files: Path, user: str, secret: str
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment ``LocalBackend.start`` uses (the same builder), with a
+    marker no sidecar claims."""
+    spec = ServerSpec(
+        user_id=user, slug=slug_for(user), profile="default", files_dir=files, secret=secret
+    )
+    return build_process_spec(spec, directory, sys.executable, "floor:bench:0")
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -203,13 +185,14 @@ def floor_run(root: Path, files: Path, slug: str, index: int) -> FloorRun:
     for sub in ("home", "runtime", "data", "config"):
         (directory / sub).mkdir(mode=0o700)
     token = secrets.token_hex(32)
-    (directory / "gateway-secret").write_text(token)  # as the backend hands it over
-    (directory / "gateway-secret").chmod(0o600)
+    (directory / SECRET_FILE).write_text(token)  # as the backend hands it over
+    (directory / SECRET_FILE).chmod(0o600)
+    command, env = floor_process(directory, files, slug, token)
     with open(directory / "server.log", "ab") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
-            jupyter_command(directory, files, slug),
-            env=jupyter_env(directory, slug),
+            command,
+            env=env,
             cwd=files,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -518,16 +501,16 @@ def compare_with_backend(
         if "=" in item
     )
     server_dir = backend.servers_dir / slug
-    ours = jupyter_command(floor_dir, files, slug)
+    ours, floor_env = floor_process(floor_dir, files, state["user_id"], "")
     theirs = [arg.replace(str(server_dir), str(floor_dir)) for arg in argv]
     problems = []
     if Path(theirs[0]).resolve() != Path(ours[0]).resolve():
         problems.append(f"interpreter: backend {argv[0]}, floor {ours[0]}")
     if theirs[1:] != ours[1:]:
         problems.append(f"arguments: backend {argv[1:]}, floor {ours[1:]}")
-    floor_env = jupyter_env(floor_dir, state["user_id"])
     their_env = {k: v.replace(str(server_dir), str(floor_dir)) for k, v in environ.items()}
     their_env.pop(MARKER, None)
+    floor_env.pop(MARKER, None)
     if set(their_env) != set(floor_env):
         problems.append(
             f"environment names: backend {sorted(their_env)}, floor {sorted(floor_env)}"

@@ -140,3 +140,46 @@ def test_user_files_dir_stays_in_data_dir(tmp_path: Path) -> None:
         user_files_dir(data, "eve")
     with pytest.raises(InvalidUserId):
         user_files_dir(data, "../alice")
+
+
+def test_local_process_spec_whole(tmp_path: Path) -> None:
+    """The local backend's command and environment, compared whole: nothing else reaches
+    the server (no token, no sidecar setting), and the raw user id only as data."""
+    from sidecar.runtime import ServerSpec
+    from sidecar.runtime.local import CONFIG_FILE, build_process_spec
+
+    spec = ServerSpec(
+        user_id="Ann O'Neil",
+        slug=slug_for("Ann O'Neil"),
+        profile="default",
+        files_dir=tmp_path / "files",
+        secret="s3cret",
+    )
+    run = tmp_path / "run"
+    command, env = build_process_spec(spec, run, "/usr/bin/python3", "inst:ann:0")
+    root = ["--allow-root"] if os.geteuid() == 0 else []
+    assert command == [
+        "/usr/bin/python3",
+        "-m",
+        "jupyter_server",
+        f"--config={CONFIG_FILE}",
+        f"--ServerApp.sock={run}/jupyter.sock",
+        "--ServerApp.sock_mode=0600",
+        f"--ServerApp.base_url=/user/{spec.slug}/",
+        f"--ServerApp.root_dir={tmp_path}/files",
+        *root,
+    ]
+    assert env == {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": f"{run}/home",
+        "JUPYTER_RUNTIME_DIR": f"{run}/runtime",
+        "JUPYTER_DATA_DIR": f"{run}/data",
+        "JUPYTER_CONFIG_DIR": f"{run}/config",
+        "IPYTHONDIR": f"{run}/home/.ipython",
+        "NEXTPYTER_GATEWAY_SECRET_FILE": f"{run}/gateway-secret",
+        "NEXTPYTER_USER_ID": "Ann O'Neil",
+        "PYTHONUNBUFFERED": "1",
+        "NEXTPYTER_SERVER": "inst:ann:0",
+    }
+    assert "s3cret" not in " ".join(command) + " ".join(env.values())

@@ -45,6 +45,8 @@ CONFIG_FILE = Path(__file__).with_name("jupyter_config.py")
 # A process younger than this may belong to a start still under way elsewhere.
 ORPHAN_GRACE = 30.0
 STOP_GRACE = 10.0
+SOCKET = "jupyter.sock"
+SECRET_FILE = "gateway-secret"
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -116,6 +118,36 @@ def _marked_processes(installation: str) -> list[tuple[int, str, str]]:
     return found
 
 
+def build_process_spec(
+    spec: ServerSpec, directory: Path, python: str, marker: str
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and the whole environment of ``spec``'s Jupyter server, whose
+    state lives in ``directory``: a pure function (no I/O), tested as a whole."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(directory / "home"),
+        "JUPYTER_RUNTIME_DIR": str(directory / "runtime"),
+        "JUPYTER_DATA_DIR": str(directory / "data"),
+        "JUPYTER_CONFIG_DIR": str(directory / "config"),
+        "IPYTHONDIR": str(directory / "home" / ".ipython"),
+        SECRET_FILE_ENV: str(directory / SECRET_FILE),
+        USER_ENV: spec.user_id,
+        "PYTHONUNBUFFERED": "1",
+        MARKER: marker,
+    }
+    command = [
+        python, "-m", "jupyter_server",
+        f"--config={CONFIG_FILE}",
+        f"--ServerApp.sock={directory / SOCKET}",
+        "--ServerApp.sock_mode=0600",
+        f"--ServerApp.base_url={spec.base_url}",
+        f"--ServerApp.root_dir={spec.files_dir}",
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]  # fmt: skip
+    return command, env
+
+
 class LocalBackend(Backend):
     name = "local"
 
@@ -136,7 +168,7 @@ class LocalBackend(Backend):
         return self.servers_dir / slug
 
     def socket_path(self, slug: str) -> Path:
-        return self._dir(slug) / "jupyter.sock"
+        return self._dir(slug) / SOCKET
 
     def upstream(self, slug: str) -> str:
         return f"unix:{self.socket_path(slug)}:"
@@ -196,32 +228,12 @@ class LocalBackend(Backend):
             (directory / sub).mkdir(mode=0o700)
         nonce = secrets.token_hex(8)
         # The server reads its gateway secret from this file at start and removes it.
-        secret_file = directory / "gateway-secret"
-        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(directory / SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(spec.secret)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "HOME": str(directory / "home"),
-            "JUPYTER_RUNTIME_DIR": str(directory / "runtime"),
-            "JUPYTER_DATA_DIR": str(directory / "data"),
-            "JUPYTER_CONFIG_DIR": str(directory / "config"),
-            "IPYTHONDIR": str(directory / "home" / ".ipython"),
-            SECRET_FILE_ENV: str(secret_file),
-            USER_ENV: spec.user_id,
-            "PYTHONUNBUFFERED": "1",
-            MARKER: f"{self.installation}:{spec.slug}:{nonce}",
-        }
-        command = [
-            self.python, "-m", "jupyter_server",
-            f"--config={CONFIG_FILE}",
-            f"--ServerApp.sock={self.socket_path(spec.slug)}",
-            "--ServerApp.sock_mode=0600",
-            f"--ServerApp.base_url={spec.base_url}",
-            f"--ServerApp.root_dir={spec.files_dir}",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-        ]  # fmt: skip
+        command, env = build_process_spec(
+            spec, directory, self.python, f"{self.installation}:{spec.slug}:{nonce}"
+        )
         with open(directory / "server.log", "ab") as log:
             try:
                 process = subprocess.Popen(
