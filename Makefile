@@ -8,21 +8,29 @@ APP := nextcloud_app
 STAMP := $(VENV)/.installed
 NPM_STAMP := $(APP)/node_modules/.installed
 
-.PHONY: deps venv lint test test-fast test-app app-js appstore demo bench clean
+.PHONY: deps deps-run venv lint test test-fast test-app app-js appstore demo bench clean
 
-deps:
-	@missing=""; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v wrk >/dev/null || missing="$$missing wrk"; \
-	command -v php >/dev/null || missing="$$missing php-cli php-mbstring php-xml"; \
-	command -v phpunit >/dev/null || missing="$$missing phpunit"; \
-	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+# Debian packages, as command:package pairs: what runs the stack, and what the tests add.
+RUN_DEBS := redis-server:redis-server nginx:nginx
+# (phpunit brings php-xml and php-mbstring, which the app's tests need.)
+TEST_DEBS := $(RUN_DEBS) chromium:chromium wrk:wrk php:php-cli phpunit:phpunit npm:npm node:nodejs
+# Installs, with apt, the packages of $(1) whose command is missing.
+define apt_ensure
+	@missing=""; for pair in $(1); do \
+	  command -v "$${pair%%:*}" >/dev/null || [ -x "/usr/sbin/$${pair%%:*}" ] || \
+	    missing="$$missing $${pair#*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps-run:
+	$(call apt_ensure,$(RUN_DEBS))
+
+deps:
+	$(call apt_ensure,$(TEST_DEBS))
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,10 +68,11 @@ test-fast: venv
 appstore: app-js
 	$(MAKE) -C $(APP) appstore
 
-demo: deps venv
+demo: deps-run venv
 	$(BIN)/python -m sidecar.demo
 
-bench: deps venv
+bench: deps-run venv
+	$(call apt_ensure,wrk:wrk)
 	$(BIN)/python bench/bench.py
 
 clean:
