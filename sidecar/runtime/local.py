@@ -272,7 +272,9 @@ class LocalBackend(Backend):
         while not sock.exists():
             if not _alive(state["pid"], state.get("start_ticks")):
                 raise BackendError(
-                    "The Jupyter server stopped while starting: " + self._log_tail(slug)
+                    f"The Jupyter server stopped while starting (its log ends: "
+                    f"{self._log_tail(slug)}). If this keeps happening, show this message to "
+                    "your administrator."
                 )
             if time.monotonic() > deadline:
                 raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
