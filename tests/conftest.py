@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +96,33 @@ def settings(tmp_path: Path, redis_service: devstack.Service, keys: tuple[Path, 
 
 
 @pytest.fixture
-def app(settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Any]:
+def make_app(settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Any]:
+    """Make sidecar apps in-process (``make_app(max_streams=0)`` changes settings); the
+    servers their launches start are stopped at the end."""
     from sidecar.app import create_app
 
-    application = create_app(settings)
-    application.config["TESTING"] = True
-    yield application
+    made = []
+
+    def make(**changes: Any) -> Any:
+        application = create_app(replace(settings, **changes))
+        application.config["TESTING"] = True
+        made.append(application)
+        return application
+
+    yield make
     # A launch thread may still be starting a server: let it finish, then stop them all.
     for thread in threading.enumerate():
         if thread.name.startswith("launch-"):
             thread.join(timeout=90)
-    backend = application.extensions["nextpyter"].backend
-    for server in backend.list():
-        backend.stop(server.slug)
+    for application in made:
+        backend = application.extensions["nextpyter"].backend
+        for server in backend.list():
+            backend.stop(server.slug)
+
+
+@pytest.fixture
+def app(make_app: Any) -> Any:
+    return make_app()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sidecar.apitokens import ApiTokens
-from sidecar.app import create_app
 from sidecar.config import Settings
 from sidecar.sessions import COOKIE_NAME, SessionCookies, SessionInvalid, upstream_secret
 
@@ -35,11 +33,11 @@ def test_health_ready_and_openapi(client: Any) -> None:
 
 
 def test_ready_reports_an_unusable_jwks(
-    settings: Settings, tmp_path: Path, redis_client: Any
+    make_app: Any, settings: Settings, tmp_path: Path, redis_client: Any
 ) -> None:
     empty = tmp_path / "empty-jwks.json"
     empty.write_text('{"keys": []}')
-    app = create_app(replace(settings, jwks=str(empty)))
+    app = make_app(jwks=str(empty))
     ready = app.test_client().get("/api/v1/ready")
     assert ready.status_code == 503 and "no usable" in ready.json["checks"]["jwks"]
 
@@ -105,9 +103,9 @@ def test_launch_cookie_attributes(
 
 
 def test_dev_launcher_only_when_configured(
-    settings: Settings, keys: tuple[Path, Path], redis_client: Any
+    make_app: Any, settings: Settings, keys: tuple[Path, Path], redis_client: Any
 ) -> None:
-    app = create_app(replace(settings, dev_signing_key=keys[0]))
+    app = make_app(dev_signing_key=keys[0])
     page = app.test_client().get("/dev/open?user=demo&path=Welcome.ipynb")
     assert page.status_code == 200 and 'action="/api/v1/launch"' in page.text
     assert app.test_client().get("/dev/open?user=../x").status_code == 400
@@ -143,12 +141,12 @@ def test_openapi_documents_every_route(app: Any) -> None:
 
 
 def test_redis_down_is_503_with_a_message(
-    settings: Settings, tmp_path: Path, signing_key: Any
+    make_app: Any, settings: Settings, tmp_path: Path, signing_key: Any
 ) -> None:
     from sidecar import devstack
     from sidecar.devkeys import mint_launch_token
 
-    app = create_app(replace(settings, redis_url=f"unix://{tmp_path}/no-redis.sock"))
+    app = make_app(redis_url=f"unix://{tmp_path}/no-redis.sock")
     devstack.make_user(settings.data_dir, "ann")
     token = mint_launch_token(
         signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", user_id="ann"
@@ -279,16 +277,19 @@ def test_run_time_settings_apply_to_launches(
     ],
 )
 def test_launch_form_only_from_nextcloud(
-    settings: Settings, redis_client: Any, signing_key: Any, origin: str | None, allowed: bool
+    make_app: Any,
+    settings: Settings,
+    redis_client: Any,
+    signing_key: Any,
+    origin: str | None,
+    allowed: bool,
 ) -> None:
     """Login CSRF: a page elsewhere posting its owner's token would put the visitor into
     the owner's server, on the same origin as the visitor's own."""
     from sidecar import devstack
     from sidecar.devkeys import mint_launch_token
 
-    app = create_app(
-        replace(settings, launch_origins=settings.launch_origins | {"https://cloud.extra.example"})
-    )
+    app = make_app(launch_origins=settings.launch_origins | {"https://cloud.extra.example"})
     devstack.make_user(settings.data_dir, "yan")
     token = mint_launch_token(
         signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", user_id="yan"
@@ -303,11 +304,11 @@ def test_launch_form_only_from_nextcloud(
 
 
 def test_dev_launcher_may_post_from_the_gateway_origin(
-    settings: Settings, keys: Any, redis_client: Any
+    make_app: Any, settings: Settings, keys: Any, redis_client: Any
 ) -> None:
     from sidecar import devstack
 
-    app = create_app(replace(settings, dev_signing_key=keys[0]))
+    app = make_app(dev_signing_key=keys[0])
     devstack.make_user(settings.data_dir, "demo")
     client = app.test_client()
     form = client.get("/dev/open?user=demo")
@@ -363,14 +364,14 @@ def test_odd_launch_inputs_are_4xx_not_5xx(
 
 
 def test_progress_falls_back_to_polling_when_streams_are_full(
-    settings: Settings, redis_client: Any, signing_key: Any
+    make_app: Any, settings: Settings, redis_client: Any, signing_key: Any
 ) -> None:
     """A worker keeps threads for short requests: past NEXTPYTER_MAX_STREAMS a progress
     request answers at once with what is new, and EventSource asks again (retry)."""
     from sidecar import devstack
     from sidecar.devkeys import mint_launch_token
 
-    app = create_app(replace(settings, max_streams=0))
+    app = make_app(max_streams=0)
     client = app.test_client()
     devstack.make_user(settings.data_dir, "pol")
     token = mint_launch_token(
