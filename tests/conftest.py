@@ -221,6 +221,12 @@ class Stack:
         for server in backend.list():
             backend.stop(server.slug)
 
+    def close(self) -> None:
+        """Stop the servers, the gateway and the sidecar (by pid)."""
+        self.stop_all()
+        self.gateway.stop()
+        self.sidecar.stop()
+
 
 def start_stack(
     workdir: Path, redis_address: str, jwks: Path, key: Ed25519PrivateKey, **env_overrides: str
@@ -247,9 +253,7 @@ def stack(
 ) -> Iterator[Stack]:
     running = start_stack(workdir / "stack", redis_service.address, keys[1], signing_key)
     yield running
-    running.stop_all()
-    running.gateway.stop()
-    running.sidecar.stop()
+    running.close()
 
 
 @pytest.fixture
@@ -271,9 +275,7 @@ def failing_stack(
         NEXTPYTER_LOCAL_PYTHON=str(broken),
     )
     yield running
-    running.stop_all()
-    running.gateway.stop()
-    running.sidecar.stop()
+    running.close()
 
 
 def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:

@@ -286,12 +286,8 @@ def test_restarted_sidecar_sees_running_servers_and_cleans_up(
             assert second.backend.status("jack") is not None
     finally:
         if second is not None:
-            second.stop_all()
-            second.gateway.stop()
-            second.sidecar.stop()
-        first.stop_all()
-        first.gateway.stop()
-        first.sidecar.stop()
+            second.close()
+        first.close()
 
 
 def test_stop_leaves_no_kernel_behind(stack: Stack) -> None:
