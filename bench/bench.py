@@ -38,7 +38,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,8 +57,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sidecar import devstack
 from sidecar.devkeys import load_key, mint_launch_token
 from sidecar.runtime import ServerSpec
-from sidecar.runtime.local import MARKER, SECRET_FILE, LocalBackend, build_process_spec
-from sidecar.runtime.upstream import HEADER as GATEWAY_HEADER
+from sidecar.runtime.local import (
+    MARKER,
+    SECRET_FILE,
+    LocalBackend,
+    build_process_spec,
+    get_over_socket,
+)
 from sidecar.sessions import COOKIE_NAME, upstream_secret
 from sidecar.slugs import slug_for
 
@@ -109,17 +113,6 @@ def summarize(values_ms: list[float]) -> dict[str, Any]:
 
 
 # -- floor: a bare Jupyter server, started as the local backend starts it -----------------------
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = str(path)
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
-
-
 def floor_process(
     directory: Path, files: Path, user: str, secret: str
 ) -> tuple[list[str], dict[str, str]]:
@@ -157,17 +150,10 @@ def wait_answer(sock: Path, path: str, token: str, process: subprocess.Popen[byt
             raise BenchError(f"the bare Jupyter server exited with {process.returncode}")
         if sock.exists():
             attempts += 1
-            connection = UnixHTTPConnection(sock, timeout=max(0.1, deadline - time.monotonic()))
-            try:
-                connection.request("GET", path, headers={GATEWAY_HEADER: token})
-                response = connection.getresponse()
-                response.read()
-                if response.status == 200:
+            with contextlib.suppress(OSError):  # bound but not listening yet
+                timeout = max(0.1, deadline - time.monotonic())
+                if get_over_socket(sock, path, timeout, token)[0] == 200:
                     return attempts
-            except OSError:
-                pass  # bound but not listening yet
-            finally:
-                connection.close()
         time.sleep(POLL_INTERVAL)
     raise BenchError(f"the bare Jupyter server did not answer within {START_TIMEOUT:.0f} s")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,7 +43,6 @@ class Settings:
     launch_origins: frozenset[str] = frozenset()
     dev_signing_key: Path | None = None
     local_python: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:

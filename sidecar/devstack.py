@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -40,7 +40,6 @@ class Service:
     process: subprocess.Popen[bytes]
     log: Path
     address: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
@@ -38,11 +38,9 @@ class RuntimeConfig:
     allowed_images: tuple[str, ...] = ()
     idle_timeout: int = 0  # seconds; 0: never culled for idleness
     max_lifetime: int = 0  # seconds; 0: no limit
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
-        body.pop("extra")
         body["allowed_images"] = list(self.allowed_images)
         return body
 

@@ -29,6 +29,7 @@ import jwt
 import requests
 from jwt import PyJWK, PyJWKSet
 
+from .apitokens import scope_allows
 from .paths import PathRejected, validate_relative_path
 from .problems import Problem
 from .slugs import InvalidUserId, validate_user_id
@@ -79,8 +80,6 @@ class AdminToken:
     scopes: frozenset[str]
 
     def allows(self, scope: str) -> bool:
-        from .apitokens import scope_allows
-
         return scope_allows(self.scopes, scope)
 
 
@@ -176,7 +175,6 @@ class LaunchTokenVerifier:
         jti_store: JtiStore,
         profiles: Collection[str] | Callable[[], Collection[str]],
         clock_skew: int = 30,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
@@ -184,7 +182,6 @@ class LaunchTokenVerifier:
         self.jti_store = jti_store
         self.profiles = profiles
         self.clock_skew = clock_skew
-        self._clock = clock
 
     def verify(self, raw: object) -> LaunchToken:
         """Verify a launch token; raise :class:`TokenRejected` (a 4xx) on any fault."""

@@ -60,7 +60,7 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def _get(sock: Path, path: str, timeout: float, secret: str = "") -> tuple[int, bytes]:
+def get_over_socket(sock: Path, path: str, timeout: float, secret: str = "") -> tuple[int, bytes]:
     """One HTTP GET to a server over its unix socket."""
     connection = _UnixHTTPConnection(str(sock), timeout=timeout)
     try:
@@ -280,7 +280,7 @@ class LocalBackend(Backend):
                 raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
             time.sleep(0.01)
         try:
-            _get(sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic()))
+            get_over_socket(sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic()))
         except OSError as error:
             raise BackendError(f"The Jupyter server does not answer: {error}") from None
         return self._server(slug, state)
@@ -288,7 +288,9 @@ class LocalBackend(Backend):
     def activity(self, slug: str, secret: str) -> float | None:
         # /api/status does not count as activity itself (jupyter_server does not track it).
         try:
-            status, body = _get(self.socket_path(slug), f"/user/{slug}/api/status", 5.0, secret)
+            status, body = get_over_socket(
+                self.socket_path(slug), f"/user/{slug}/api/status", 5.0, secret
+            )
             if status != 200:
                 return None
             stamp = json.loads(body)["last_activity"]
