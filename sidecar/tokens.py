@@ -43,7 +43,6 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "path", "pro
 # ``purpose`` "admin", and the API scopes granted (see sidecar/apitokens.py: SCOPES).
 ADMIN_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "purpose", "scopes")
 JTI_RE = re.compile(r"[A-Za-z0-9_\-]{16,128}")
-PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 AGAIN = "Open the notebook again from Nextcloud Files."
 

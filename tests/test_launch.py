@@ -229,7 +229,11 @@ def test_malformed_requests_are_4xx(stack: Stack) -> None:
 
 
 def test_restarted_sidecar_sees_running_servers_and_cleans_up(
-    workdir: Path, redis_service: Any, keys: tuple[Path, Path], signing_key: Any
+    workdir: Path,
+    redis_service: Any,
+    keys: tuple[Path, Path],
+    signing_key: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = start_stack(workdir / "restart", redis_service.address, keys[1], signing_key)
     second = None
@@ -250,13 +254,8 @@ def test_restarted_sidecar_sees_running_servers_and_cleans_up(
             start_new_session=True,
         )
         try:
-            os.utime(first.backend.servers_dir)  # nothing else needed: reconcile reads /proc
-            original_grace = local.ORPHAN_GRACE
-            local.ORPHAN_GRACE = 0.0  # in this process only: the reconcile below
-            try:
-                first.backend.reconcile()
-            finally:
-                local.ORPHAN_GRACE = original_grace
+            monkeypatch.setattr(local, "ORPHAN_GRACE", 0.0)  # this process's reconcile only
+            first.backend.reconcile()
             wait_until(lambda: orphan.poll() is not None, timeout=10)
         finally:
             if orphan.poll() is None:
@@ -375,7 +374,9 @@ def test_culler_stops_idle_and_old_servers(stack: Stack, redis_service: Any) -> 
         client.close()
 
 
-def test_another_installation_never_touches_our_servers(stack: Stack, tmp_path: Path) -> None:
+def test_another_installation_never_touches_our_servers(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Regression: the process marker once named only the slug, so a second installation
     on the machine (a demo beside the tests) killed servers it did not own."""
     stack.user("uma")
@@ -384,12 +385,8 @@ def test_another_installation_never_touches_our_servers(stack: Stack, tmp_path: 
     ours = server_processes(stack.backend, "uma")
     other = local.LocalBackend(tmp_path / "other-installation")
     assert other.installation != stack.backend.installation
-    original_grace = local.ORPHAN_GRACE
-    local.ORPHAN_GRACE = 0.0
-    try:
-        other.reconcile()
-    finally:
-        local.ORPHAN_GRACE = original_grace
+    monkeypatch.setattr(local, "ORPHAN_GRACE", 0.0)
+    other.reconcile()
     other.stop("uma")
     assert server_processes(stack.backend, "uma") == ours
     assert stack.get("/user/uma/api/status", cookie).status_code == 200

@@ -86,6 +86,21 @@ export function newMenuSpec(config = filesConfig(), announce = () => {}) {
 }
 
 /**
+ * The fields of a spec's file action that read alike in every version; each version adds
+ * `enabled` and `exec` in its own calling convention. `DefaultType` is the version's enum.
+ */
+export function commonActionFields(spec, DefaultType) {
+	return {
+		id: spec.id,
+		displayName: () => spec.displayName(),
+		title: () => spec.title(),
+		iconSvgInline: () => spec.iconSvgInline(),
+		order: spec.order,
+		...(spec.default ? { default: DefaultType.DEFAULT } : {}),
+	}
+}
+
+/**
  * Registers the actions and the New-menu entry with one major version of `@nextcloud/files`.
  * `files` holds that version's `File`, `registerFileAction` and `addNewFileMenuEntry`;
  * `toFileAction` turns a spec into the action object that version takes.

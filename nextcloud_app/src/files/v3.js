@@ -3,18 +3,13 @@
  * callbacks `(nodes, view)` and `exec(node, view, dir)`; the registry is `window._nc_fileactions`.
  */
 import { addNewFileMenuEntry, DefaultType, File, FileAction, registerFileAction } from 'files3'
-import { filesConfig, notebookNode as sharedNotebookNode, registerWith } from './actions.js'
+import { commonActionFields, filesConfig, notebookNode as sharedNotebookNode, registerWith } from './actions.js'
 
 export function toFileAction(spec) {
 	return new FileAction({
-		id: spec.id,
-		displayName: () => spec.displayName(),
-		title: () => spec.title(),
-		iconSvgInline: () => spec.iconSvgInline(),
+		...commonActionFields(spec, DefaultType),
 		enabled: (nodes, view) => spec.enabled(nodes, view),
 		exec: async (node) => spec.exec(node),
-		order: spec.order,
-		...(spec.default ? { default: DefaultType.DEFAULT } : {}),
 	})
 }
 

@@ -4,18 +4,13 @@
  * major version (`window._nc_files_scope.v4_0`).
  */
 import { addNewFileMenuEntry, DefaultType, File, registerFileAction } from '@nextcloud/files'
-import { filesConfig, notebookNode as sharedNotebookNode, registerWith } from './actions.js'
+import { commonActionFields, filesConfig, notebookNode as sharedNotebookNode, registerWith } from './actions.js'
 
 export function toFileAction(spec) {
 	return {
-		id: spec.id,
-		displayName: () => spec.displayName(),
-		title: () => spec.title(),
-		iconSvgInline: () => spec.iconSvgInline(),
+		...commonActionFields(spec, DefaultType),
 		enabled: ({ nodes, view }) => spec.enabled(nodes, view),
 		exec: async ({ nodes: [node] }) => spec.exec(node),
-		order: spec.order,
-		...(spec.default ? { default: DefaultType.DEFAULT } : {}),
 	}
 }
 
