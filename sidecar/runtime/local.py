@@ -267,9 +267,21 @@ class LocalBackend(Backend):
         state = self._read_state(slug)
         if state is None:
             raise BackendError("The server is not running.")
-        # The socket appears once the server listens; a request made then waits in the
-        # backlog until the server's loop runs and is answered: one request, no back-off.
-        while not sock.exists():
+        # The socket file appears when the server binds it and takes connections a moment
+        # later, when it listens; a request made then waits in the backlog until the
+        # server's loop runs and is answered. So: look every 10 ms (a constant, no back-off)
+        # until one request gets in.
+        while True:
+            if sock.exists():
+                try:
+                    get_over_socket(
+                        sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic())
+                    )
+                    break
+                except (ConnectionRefusedError, FileNotFoundError):
+                    pass  # bound, not listening yet
+                except OSError as error:
+                    raise BackendError(f"The Jupyter server does not answer: {error}") from None
             if not _alive(state["pid"], state.get("start_ticks")):
                 raise BackendError(
                     f"The Jupyter server stopped while starting (its log ends: "
@@ -279,10 +291,6 @@ class LocalBackend(Backend):
             if time.monotonic() > deadline:
                 raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
             time.sleep(0.01)
-        try:
-            get_over_socket(sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic()))
-        except OSError as error:
-            raise BackendError(f"The Jupyter server does not answer: {error}") from None
         return self._server(slug, state)
 
     def activity(self, slug: str, secret: str) -> float | None:
