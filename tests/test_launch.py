@@ -254,7 +254,7 @@ def test_restarted_sidecar_sees_running_servers_and_cleans_up(
             start_new_session=True,
         )
         try:
-            monkeypatch.setattr(local, "ORPHAN_GRACE", 0.0)  # this process's reconcile only
+            monkeypatch.setattr(local, "ORPHAN_GRACE", -1.0)  # any age (ours is ~0 s)
             first.backend.reconcile()
             wait_until(lambda: orphan.poll() is not None, timeout=10)
         finally:
@@ -385,7 +385,7 @@ def test_another_installation_never_touches_our_servers(
     ours = server_processes(stack.backend, "uma")
     other = local.LocalBackend(tmp_path / "other-installation")
     assert other.installation != stack.backend.installation
-    monkeypatch.setattr(local, "ORPHAN_GRACE", 0.0)
+    monkeypatch.setattr(local, "ORPHAN_GRACE", -1.0)  # any age
     other.reconcile()
     other.stop("uma")
     assert server_processes(stack.backend, "uma") == ours
