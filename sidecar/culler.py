@@ -5,7 +5,7 @@ one of them cull in each interval. Limits come from the run-time settings
 (``idle_timeout``, ``max_lifetime``; 0 turns a limit off). Idleness is what the
 Jupyter server itself reports as its last activity (kernels and API requests);
 a server that is still starting, or whose user is being launched right now, is
-left alone.
+left alone. Each pass also runs the backend's reconcile (as a worker does at start).
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ class Culler:
             try:
                 lock = self.client.lock(f"{KEY_PREFIX}culler", timeout=interval * 0.9)
                 if lock.acquire(blocking=False):  # held until it expires: once per interval
+                    # Adopt and clean up as at start too, so an orphan (a process of a
+                    # crashed launch) never outlives a culler interval.
+                    self.backend.reconcile()
                     self.cull_once()
             except Exception:
                 log.exception("culling failed; trying again in %s s", interval)
