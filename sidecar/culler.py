@@ -34,6 +34,7 @@ class Culler:
         self.config = config
         self.secret_key = secret_key
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def cull_once(self, now: float | None = None) -> list[tuple[str, str]]:
         """One pass; returns ``(slug, reason)`` for each server stopped."""
@@ -87,9 +88,14 @@ class Culler:
                 log.exception("culling failed; trying again in %s s", interval)
 
     def start(self, interval: float) -> threading.Thread:
-        thread = threading.Thread(target=self.run, args=(interval,), name="culler", daemon=True)
-        thread.start()
-        return thread
+        self._thread = threading.Thread(
+            target=self.run, args=(interval,), name="culler", daemon=True
+        )
+        self._thread.start()
+        return self._thread
 
     def stop(self) -> None:
+        """Stop the thread and wait for a pass under way to finish."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
