@@ -14,6 +14,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import redis
@@ -137,6 +138,8 @@ class Launcher:
             log.error("spawn lock for %s: %s", spec.slug, error)
             publish(launch.id, "failed", "NextPyter's Redis is unreachable; try again soon.")
             return
+        # The last event goes out after the lock is released: whoever hears "ready" or
+        # "failed" (a browser, a stop, the culler) finds the user's lock free.
         try:
             server = self.backend.status(spec.slug)
             if server is None:
@@ -144,20 +147,24 @@ class Launcher:
                 server = self.backend.start(spec)
             publish(launch.id, "starting", "Waiting for Jupyter to answer", percent=70)
             server = self.backend.wait_ready(spec.slug, self.start_timeout)
-            message = _running(server, spec.profile)
-            publish(launch.id, "ready", message, url=launch.url, percent=100)
+            last: dict[str, Any] = {
+                "state": "ready",
+                "message": _running(server, spec.profile),
+                "url": launch.url,
+                "percent": 100,
+            }
         except BackendError as error:
             log.warning("launch of %s failed: %s", spec.slug, error)
             self.backend.stop(spec.slug)
-            publish(launch.id, "failed", str(error))
+            last = {"state": "failed", "message": str(error)}
         except Exception:
             log.exception("launch of %s failed", spec.slug)
-            publish(
-                launch.id,
-                "failed",
-                "The server could not be started because of an "
-                "internal error. Ask your administrator to look at the sidecar's log.",
-            )
+            last = {
+                "state": "failed",
+                "message": "The server could not be started because of an internal error. "
+                "Ask your administrator to look at the sidecar's log.",
+            }
         finally:
             with contextlib.suppress(redis.RedisError):
                 lock.release()  # if it expired or Redis is gone, it frees itself
+        publish(launch.id, **last)
