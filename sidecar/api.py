@@ -23,7 +23,7 @@ from .launches import Launch
 from .paths import PathRejected, validate_relative_path
 from .problems import Problem
 from .slugs import InvalidUserId, slug_for, validate_user_id
-from .store import TERMINAL_STATES, spawn_lock
+from .store import TERMINAL_STATES, renewing, spawn_lock
 from .tokens import AdminToken
 
 api = Blueprint("api", __name__)
@@ -279,7 +279,7 @@ def stop_session(user_id: str) -> Response:
     svc = services()
     slug = slug_for(_user(user_id))
     # Not in the middle of a start: wait for the user's spawn lock (a start holds it).
-    lock = spawn_lock(svc.redis, slug, timeout=svc.settings.start_timeout + 30)
+    lock = spawn_lock(svc.redis, slug)
     if not lock.acquire(blocking_timeout=svc.settings.start_timeout + 5):
         raise Problem(
             409,
@@ -288,7 +288,8 @@ def stop_session(user_id: str) -> Response:
             "The server is being started right now; try stopping it again in a minute.",
         )
     try:
-        found = svc.backend.stop(slug)
+        with renewing(lock):
+            found = svc.backend.stop(slug)
     finally:
         with contextlib.suppress(redis.RedisError):
             lock.release()

@@ -20,7 +20,7 @@ import redis
 from .dynconfig import ConfigStore, RuntimeConfig
 from .runtime import Backend, Server
 from .sessions import upstream_secret
-from .store import KEY_PREFIX, last_launched, spawn_lock
+from .store import KEY_PREFIX, last_launched, renewing, spawn_lock
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +46,14 @@ class Culler:
         for listed in self.backend.list():
             # Decide under the user's spawn lock, on a fresh look at the server: a launch
             # may have just reused or restarted it.
-            lock = spawn_lock(self.client, listed.slug, timeout=60)
+            lock = spawn_lock(self.client, listed.slug)
             if not lock.acquire(blocking=False):
                 continue  # a launch for this user is under way
             try:
                 reason = self._reason(self.backend.status(listed.slug), config, now)
                 if reason:
-                    self.backend.stop(listed.slug)
+                    with renewing(lock):
+                        self.backend.stop(listed.slug)
                     log.info("stopped the server of %s: %s", listed.slug, reason)
                     culled.append((listed.slug, reason))
             finally:

@@ -19,12 +19,13 @@ from urllib.parse import quote
 
 import redis
 
+from .dynconfig import ConfigStore, Profile
 from .paths import PathRejected, user_files_dir
 from .problems import Problem
 from .runtime import Backend, BackendError, Server, ServerSpec
 from .sessions import upstream_secret
 from .slugs import slug_for
-from .store import LaunchEvents, mark_launched, spawn_lock
+from .store import LaunchEvents, mark_launched, renewing, spawn_lock
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,12 @@ class Launcher:
         secret_key: str,
         data_dir: Path,
         start_timeout: float,
+        config: ConfigStore | None = None,
+        default_image: str = "",
     ) -> None:
         self.backend = backend
+        self.config = config
+        self.default_image = default_image
         self.client = client
         self.events = LaunchEvents(client)
         self.secret_key = secret_key
@@ -92,23 +97,20 @@ class Launcher:
         except OSError:  # a name too long for the file system, a folder we may not read
             is_dir = False
         url = notebook_url(slug, path, is_dir)
+        spec = self._spec(user_id, slug, profile, files)
         launch = Launch(id=secrets.token_urlsafe(18), user_id=user_id, slug=slug, url=url)
-        spec = ServerSpec(
-            user_id=user_id,
-            slug=slug,
-            profile=profile,
-            files_dir=files,
-            secret=upstream_secret(self.secret_key, slug),
-        )
         self.events.publish(launch.id, "queued", "Preparing your server", slug=slug, url=url)
         mark_launched(self.client, slug)
         # Reuse a running server at once, under the user's lock so that the culler cannot
         # stop it between our look and the answer; if the lock is taken (a start, a stop,
         # the culler), the thread below waits for it and looks again.
-        lock = spawn_lock(self.client, slug, timeout=10)
+        lock = spawn_lock(self.client, slug)
         if lock.acquire(blocking=False):
             try:
-                server = self.backend.status(slug)
+                try:
+                    server = self.backend.status(slug)
+                except BackendError:
+                    server = None  # the launch thread meets it too, and reports it
                 if server is not None and server.state == "running":
                     message = _running(server, profile)
                     self.events.publish(launch.id, "ready", message, url=url, percent=100)
@@ -121,9 +123,40 @@ class Launcher:
         ).start()
         return launch
 
+    def _spec(self, user_id: str, slug: str, profile: str, files: Path) -> ServerSpec:
+        """What to start for this launch: the profile's limits, and the image, which must be
+        on the administrator's allowed list (refused before anything happens)."""
+        runtime = self.config.get() if self.config else None
+        limits = runtime.profiles.get(profile, Profile()) if runtime else Profile()
+        image = ""
+        if self.backend.uses_images:
+            image = (runtime.default_image if runtime else "") or self.default_image
+            allowed = (runtime.allowed_images if runtime else ()) or (self.default_image,)
+            if image not in allowed:
+                raise Problem(
+                    403,
+                    "image-not-allowed",
+                    "Image not allowed",
+                    f"The image {image!r} is not on the administrator's list of allowed images. "
+                    "Ask your administrator to choose a default image in NextPyter's admin "
+                    "settings.",
+                )
+        return ServerSpec(
+            user_id=user_id,
+            slug=slug,
+            profile=profile,
+            files_dir=files,
+            secret=upstream_secret(self.secret_key, slug),
+            image=image,
+            cpu=limits.cpu,
+            memory=limits.memory,
+            pids=limits.pids,
+            gpu=limits.gpu,
+        )
+
     def _run(self, launch: Launch, spec: ServerSpec) -> None:
         publish = self.events.publish
-        lock = spawn_lock(self.client, spec.slug, timeout=self.start_timeout + 30)
+        lock = spawn_lock(self.client, spec.slug, wait=self.start_timeout + 30)
         try:
             if not lock.acquire(blocking=False):
                 publish(launch.id, "waiting", "Another launch of your server is under way")
@@ -141,13 +174,24 @@ class Launcher:
         # The last event goes out after the lock is released: whoever hears "ready" or
         # "failed" (a browser, a stop, the culler) finds the user's lock free.
         try:
+            with renewing(lock):
+                last = self._start(launch, spec)
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                lock.release()  # if it expired or Redis is gone, it frees itself
+        publish(launch.id, **last)
+
+    def _start(self, launch: Launch, spec: ServerSpec) -> dict[str, Any]:
+        """Start or reuse the server (under the user's lock); the launch's last event."""
+        publish = self.events.publish
+        try:
             server = self.backend.status(spec.slug)
             if server is None:
                 publish(launch.id, "starting", "Starting your Jupyter server", percent=30)
                 server = self.backend.start(spec)
             publish(launch.id, "starting", "Waiting for Jupyter to answer", percent=70)
             server = self.backend.wait_ready(spec.slug, self.start_timeout)
-            last: dict[str, Any] = {
+            return {
                 "state": "ready",
                 "message": _running(server, spec.profile),
                 "url": launch.url,
@@ -155,16 +199,13 @@ class Launcher:
             }
         except BackendError as error:
             log.warning("launch of %s failed: %s", spec.slug, error)
-            self.backend.stop(spec.slug)
-            last = {"state": "failed", "message": str(error)}
+            with contextlib.suppress(BackendError):
+                self.backend.stop(spec.slug)
+            return {"state": "failed", "message": str(error)}
         except Exception:
             log.exception("launch of %s failed", spec.slug)
-            last = {
+            return {
                 "state": "failed",
                 "message": "The server could not be started because of an internal error. "
                 "Ask your administrator to look at the sidecar's log.",
             }
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                lock.release()  # if it expired or Redis is gone, it frees itself
-        publish(launch.id, **last)

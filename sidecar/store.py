@@ -6,7 +6,10 @@ are not in the runtime itself. Keys all start with ``nextpyter:``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +19,21 @@ import redis
 KEY_PREFIX = "nextpyter:"
 LAUNCH_TTL = 3600
 TERMINAL_STATES = {"ready", "failed"}
+LOCK_TTL = 20.0  # a spawn lock's life unless renewed: how long a crashed holder blocks a user
+READ_TIMEOUT = 45.0  # longer than any blocking command we send
+
+log = logging.getLogger(__name__)
 
 
 def connect(url: str) -> redis.Redis:
+    # A reply may take as long as the longest blocking read (the progress stream's XREAD
+    # blocks up to 15 s); redis-py 8's default of 5 s would cut it.
     return redis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
+        url,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        socket_timeout=READ_TIMEOUT,
+        health_check_interval=30,
     )
 
 
@@ -35,15 +48,38 @@ class RedisJtiStore:
         return bool(self.client.set(f"{KEY_PREFIX}jti:{jti}", "1", nx=True, ex=ttl))
 
 
-def spawn_lock(client: redis.Redis, slug: str, timeout: float) -> Any:
+def spawn_lock(client: redis.Redis, slug: str, wait: float = 0.0) -> Any:
     """The per-user lock that makes one spawn per user across all workers and replicas.
 
-    It expires by itself after ``timeout`` seconds, so a sidecar that dies while
-    holding it blocks that user for at most that long.
+    It lives :data:`LOCK_TTL` seconds unless its holder keeps it alive with
+    :func:`renewing`, so a sidecar that dies while holding it blocks that user for at
+    most that long. ``wait``: how long ``acquire()`` waits for it.
     """
     return client.lock(
-        f"{KEY_PREFIX}spawn:{slug}", timeout=timeout, blocking_timeout=timeout, thread_local=False
+        f"{KEY_PREFIX}spawn:{slug}", timeout=LOCK_TTL, blocking_timeout=wait, thread_local=False
     )
+
+
+@contextlib.contextmanager
+def renewing(lock: Any) -> Iterator[None]:
+    """Keep a held lock alive for as long as the block runs (a start, a stop)."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(LOCK_TTL / 4):
+            try:
+                lock.extend(LOCK_TTL, replace_ttl=True)
+            except redis.RedisError as error:  # lost it (expired) or Redis is gone
+                log.warning("could not keep the spawn lock %s: %s", lock.name, error)
+                return
+
+    thread = threading.Thread(target=renew, name="lock-renewal", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def mark_launched(client: redis.Redis, slug: str) -> None:
