@@ -57,13 +57,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sidecar import devstack
 from sidecar.devkeys import load_key, mint_launch_token
 from sidecar.runtime import ServerSpec
-from sidecar.runtime.local import (
-    MARKER,
-    SECRET_FILE,
-    LocalBackend,
-    build_process_spec,
-    get_over_socket,
-)
+from sidecar.runtime.local import MARKER, SECRET_FILE, LocalBackend, build_process_spec
+from sidecar.runtime.sockets import get_over_socket
 from sidecar.sessions import COOKIE_NAME, upstream_secret
 from sidecar.slugs import slug_for
 
@@ -212,9 +207,10 @@ class LaunchRun:
 class Gateway:
     """A browser's part of the launch flow, against the gateway."""
 
-    def __init__(self, url: str, key: Ed25519PrivateKey) -> None:
+    def __init__(self, url: str, key: Ed25519PrivateKey, user_id: str = USER_ID) -> None:
         self.url = url
         self.key = key
+        self.user_id = user_id
         self.http = requests.Session()
         # The session cookie is Secure, so we send it by hand; the jar keeps nothing.
         self.http.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
@@ -227,7 +223,7 @@ class Gateway:
             self.key,
             issuer=devstack.ISSUER,
             audience="nextpyter-sidecar",
-            user_id=USER_ID,
+            user_id=self.user_id,
             path=path,
         )
 

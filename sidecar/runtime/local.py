@@ -21,23 +21,20 @@ from __future__ import annotations
 import builtins
 import contextlib
 import hashlib
-import http.client
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..slugs import is_slug
 from .base import Backend, BackendError, Server, ServerSpec
-from .upstream import HEADER as GATEWAY_HEADER
+from .sockets import last_activity, wait_answering
 from .upstream import SECRET_FILE_ENV, USER_ENV
 
 MARKER = "NEXTPYTER_SERVER"
@@ -47,29 +44,6 @@ ORPHAN_GRACE = 30.0
 STOP_GRACE = 10.0
 SOCKET = "jupyter.sock"
 SECRET_FILE = "gateway-secret"
-
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
-
-
-def get_over_socket(sock: Path, path: str, timeout: float, secret: str = "") -> tuple[int, bytes]:
-    """One HTTP GET to a server over its unix socket."""
-    connection = _UnixHTTPConnection(str(sock), timeout=timeout)
-    try:
-        headers = {GATEWAY_HEADER: secret} if secret else {}
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -262,49 +236,23 @@ class LocalBackend(Backend):
         return self._server(spec.slug, state)
 
     def wait_ready(self, slug: str, timeout: float) -> Server:
-        deadline = time.monotonic() + timeout
-        sock = self.socket_path(slug)
         state = self._read_state(slug)
         if state is None:
             raise BackendError("The server is not running.")
-        # The socket file appears when the server binds it and takes connections a moment
-        # later, when it listens; a request made then waits in the backlog until the
-        # server's loop runs and is answered. So: look every 10 ms (a constant, no back-off)
-        # until one request gets in.
-        while True:
-            if sock.exists():
-                try:
-                    get_over_socket(
-                        sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic())
-                    )
-                    break
-                except (ConnectionRefusedError, FileNotFoundError):
-                    pass  # bound, not listening yet
-                except OSError as error:
-                    raise BackendError(f"The Jupyter server does not answer: {error}") from None
+
+        def check() -> None:
             if not _alive(state["pid"], state.get("start_ticks")):
                 raise BackendError(
                     f"The Jupyter server stopped while starting (its log ends: "
                     f"{self._log_tail(slug)}). If this keeps happening, show this message to "
                     "your administrator."
                 )
-            if time.monotonic() > deadline:
-                raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
-            time.sleep(0.01)
+
+        wait_answering(self.socket_path(slug), slug, timeout, check)
         return self._server(slug, state)
 
     def activity(self, slug: str, secret: str) -> float | None:
-        # /api/status does not count as activity itself (jupyter_server does not track it).
-        try:
-            status, body = get_over_socket(
-                self.socket_path(slug), f"/user/{slug}/api/status", 5.0, secret
-            )
-            if status != 200:
-                return None
-            stamp = json.loads(body)["last_activity"]
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        return last_activity(self.socket_path(slug), slug, secret)
 
     def stop(self, slug: str) -> bool:
         state = self._read_state(slug)

@@ -1,0 +1,82 @@
+"""Talking to a Jupyter server over its unix socket, as the sidecar does on every backend
+whose servers listen on one (local processes, Docker containers): readiness and activity."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from .base import BackendError
+from .upstream import HEADER as GATEWAY_HEADER
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def get_over_socket(sock: Path, path: str, timeout: float, secret: str = "") -> tuple[int, bytes]:
+    """One HTTP GET to a server over its unix socket."""
+    connection = _UnixHTTPConnection(str(sock), timeout=timeout)
+    try:
+        headers = {GATEWAY_HEADER: secret} if secret else {}
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def wait_answering(
+    sock: Path, slug: str, timeout: float, check: Callable[[], None], check_every: float = 0.0
+) -> None:
+    """Block until the server on ``sock`` answers HTTP.
+
+    The socket file appears when the server binds it and takes connections a moment later,
+    when it listens; a request made then waits in the backlog until the server's loop runs
+    and is answered. So: look every 10 ms (a constant, no back-off) until one request gets
+    in. ``check`` raises :class:`BackendError` when the server is gone (it is called every
+    ``check_every`` seconds, every round when 0).
+    """
+    deadline = time.monotonic() + timeout
+    next_check = 0.0
+    while True:
+        if sock.exists():
+            try:
+                get_over_socket(sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic()))
+                return
+            except (ConnectionRefusedError, FileNotFoundError):
+                pass  # bound, not listening yet
+            except OSError as error:
+                raise BackendError(f"The Jupyter server does not answer: {error}") from None
+        now = time.monotonic()
+        if now >= next_check:
+            check()
+            next_check = now + check_every
+        if now > deadline:
+            raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
+        time.sleep(0.01)
+
+
+def last_activity(sock: Path, slug: str, secret: str) -> float | None:
+    """When the server was last used, as it says itself; None when it does not answer.
+    (/api/status does not count as activity itself: jupyter_server does not track it.)"""
+    try:
+        status, body = get_over_socket(sock, f"/user/{slug}/api/status", 5.0, secret)
+        if status != 200:
+            return None
+        stamp = json.loads(body)["last_activity"]
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
