@@ -13,7 +13,9 @@ NPM_STAMP := $(APP)/node_modules/.installed
 # Debian packages, as command:package pairs: what runs the stack, and what the tests add.
 RUN_DEBS := redis-server:redis-server nginx:nginx
 # (phpunit brings php-xml and php-mbstring, which the app's tests need.)
-TEST_DEBS := $(RUN_DEBS) chromium:chromium wrk:wrk php:php-cli phpunit:phpunit npm:npm node:nodejs
+# (dockerd and debootstrap: the tests' own Docker engine and the image they build.)
+TEST_DEBS := $(RUN_DEBS) chromium:chromium wrk:wrk php:php-cli phpunit:phpunit npm:npm node:nodejs \
+	dockerd:docker.io debootstrap:debootstrap
 # Installs, with apt, the packages of $(1) whose command is missing.
 define apt_ensure
 	@missing=""; for pair in $(1); do \
@@ -71,9 +73,11 @@ appstore: app-js
 demo: deps-run venv
 	$(BIN)/python -m sidecar.demo
 
+# BENCH_ARGS=--quick for a smoke run of both.
 bench: deps-run venv
-	$(call apt_ensure,wrk:wrk)
-	$(BIN)/python bench/bench.py
+	$(call apt_ensure,wrk:wrk dockerd:docker.io debootstrap:debootstrap)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_docker.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

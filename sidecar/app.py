@@ -74,7 +74,13 @@ def build_services(settings: Settings, backend: Backend | None = None) -> Servic
             clock_skew=settings.clock_skew,
         ),
         launcher=Launcher(
-            backend, client, settings.secret_key, settings.data_dir, settings.start_timeout
+            backend,
+            client,
+            settings.secret_key,
+            settings.data_dir,
+            settings.start_timeout,
+            config=config,
+            default_image=settings.docker.image if settings.docker else "",
         ),
         events=LaunchEvents(client),
         cookies=SessionCookies(

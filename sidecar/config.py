@@ -15,6 +15,12 @@ from urllib.parse import urlsplit
 
 PREFIX = "NEXTPYTER_"
 PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+BACKENDS = ("local", "docker")
+# What an image reference may look like: [registry[:port]/]path[:tag][@digest], lower case.
+IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
+SIZE_RE = re.compile(r"([1-9][0-9]{0,5})([kmgt])", re.IGNORECASE)
+WORKDIR_RE = re.compile(r"(/[A-Za-z0-9._-]+){2,8}")
+NETWORK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class ConfigError(ValueError):
@@ -43,6 +49,23 @@ class Settings:
     launch_origins: frozenset[str] = frozenset()
     dev_signing_key: Path | None = None
     local_python: str = ""
+    docker: DockerSettings | None = None
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """The docker backend's settings (``NEXTPYTER_DOCKER_*``); the engine itself is found
+    through Docker's own variables (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``,
+    ``DOCKER_CERT_PATH``), as every Docker client finds it."""
+
+    image: str
+    uid: int = 33
+    gid: int = 33
+    workdir: str = "/home/jovyan/work"
+    network: str = "nextpyter-users"
+    outbound: bool = True
+    scratch_size: str = "1g"
+    stop_timeout: int = 5
 
 
 def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
@@ -108,8 +131,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not data_dir.is_dir():
         raise ConfigError(f"{PREFIX}DATA_DIR={data_dir} is not a directory")
     backend = _get(env, "BACKEND", "local")
-    if backend not in {"local"}:
-        raise ConfigError(f"{PREFIX}BACKEND={backend!r} is not a known backend (known: local)")
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"{PREFIX}BACKEND={backend!r} is not a known backend (known: {', '.join(BACKENDS)})"
+        )
     profiles = tuple(p.strip() for p in _get(env, "PROFILES", "default").split(",") if p.strip())
     for profile in profiles:
         if not PROFILE_RE.fullmatch(profile):
@@ -159,4 +184,38 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_streams=_int(env, "MAX_STREAMS", 16, 0, 10_000),
         dev_signing_key=Path(dev_key) if dev_key else None,
         local_python=_get(env, "LOCAL_PYTHON", ""),
+        docker=_docker_settings(env) if backend == "docker" else None,
+    )
+
+
+def _docker_settings(env: Mapping[str, str]) -> DockerSettings:
+    image = _get(env, "DOCKER_IMAGE")
+    if not IMAGE_RE.fullmatch(image):
+        raise ConfigError(
+            f"{PREFIX}DOCKER_IMAGE={image!r} is not an image reference (like nextpyter/jupyter:4)"
+        )
+    workdir = _get(env, "DOCKER_WORKDIR", "/home/jovyan/work")
+    if not WORKDIR_RE.fullmatch(workdir) or ".." in workdir.split("/"):
+        raise ConfigError(
+            f"{PREFIX}DOCKER_WORKDIR={workdir!r} must be an absolute path at least two levels "
+            "deep (its parent is the notebook user's home), like /home/jovyan/work"
+        )
+    network = _get(env, "DOCKER_NETWORK", "nextpyter-users")
+    if not NETWORK_RE.fullmatch(network) or network in {"host", "none", "bridge", "default"}:
+        raise ConfigError(
+            f"{PREFIX}DOCKER_NETWORK={network!r} must be the name of a network of NextPyter's own "
+            "(not host, none, bridge or default)"
+        )
+    scratch = _get(env, "DOCKER_SCRATCH_SIZE", "1g")
+    if not SIZE_RE.fullmatch(scratch):
+        raise ConfigError(f"{PREFIX}DOCKER_SCRATCH_SIZE={scratch!r} must look like 512m or 2g")
+    return DockerSettings(
+        image=image,
+        uid=_int(env, "DOCKER_UID", 33, 1, 2**31 - 1),
+        gid=_int(env, "DOCKER_GID", 33, 1, 2**31 - 1),
+        workdir=workdir,
+        network=network,
+        outbound=_bool(env, "DOCKER_OUTBOUND", True),
+        scratch_size=scratch.lower(),
+        stop_timeout=_int(env, "DOCKER_STOP_TIMEOUT", 5, 0, 300),
     )

@@ -8,19 +8,17 @@ environment's settings apply (``NEXTPYTER_PROFILES``, no idle culling).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
-from .config import PROFILE_RE, Settings
+from .config import IMAGE_RE, PROFILE_RE, Settings
+from .config import SIZE_RE as MEMORY_RE
 from .problems import Problem
 from .store import KEY_PREFIX
 
 CONFIG_KEY = KEY_PREFIX + "config"
-MEMORY_RE = re.compile(r"([1-9][0-9]{0,5})([kmgt])", re.IGNORECASE)
-IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
 
 
 @dataclass(frozen=True)
@@ -28,6 +26,7 @@ class Profile:
     cpu: float = 1.0
     memory: str = "2g"
     gpu: int = 0
+    pids: int = 1024  # processes and threads together, kernels included
 
 
 @dataclass(frozen=True)
@@ -70,13 +69,16 @@ def parse(body: object) -> RuntimeConfig:
         if not isinstance(spec, dict):
             raise _bad(f"Profile {name!r} must be an object with cpu, memory and gpu.")
         cpu, memory, gpu = spec.get("cpu", 1.0), spec.get("memory", "2g"), spec.get("gpu", 0)
+        pids = spec.get("pids", Profile.pids)
         if not isinstance(cpu, int | float) or isinstance(cpu, bool) or not 0 < cpu <= 256:
             raise _bad(f"Profile {name!r}: cpu must be a number of cores above 0 (up to 256).")
         if not isinstance(memory, str) or not MEMORY_RE.fullmatch(memory):
             raise _bad(f"Profile {name!r}: memory must look like 512m or 4g.")
         if not isinstance(gpu, int) or isinstance(gpu, bool) or not 0 <= gpu <= 16:
             raise _bad(f"Profile {name!r}: gpu must be a whole number from 0 to 16.")
-        profiles[name] = Profile(float(cpu), memory.lower(), gpu)
+        if not isinstance(pids, int) or isinstance(pids, bool) or not 64 <= pids <= 1_000_000:
+            raise _bad(f"Profile {name!r}: pids must be a whole number from 64 to 1000000.")
+        profiles[name] = Profile(float(cpu), memory.lower(), gpu, pids)
     default = body.get("default_profile", next(iter(profiles)))
     if not isinstance(default, str) or default not in profiles:
         raise _bad(f"'default_profile' must name one of the profiles ({', '.join(profiles)}).")

@@ -17,6 +17,8 @@ import redis
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from .runtime.base import BackendError
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "urn:nextpyter:problem:"
@@ -97,6 +99,13 @@ def register(app: Flask) -> None:
                 "NextPyter cannot reach its Redis right now, so nothing was started. Try again "
                 "in a minute; if it keeps failing, ask your administrator.",
             )
+        )
+
+    @app.errorhandler(BackendError)
+    def _runtime(error: BackendError) -> Response:
+        log.error("the runtime failed on %s %s: %s", request.method, request.path, error)
+        return problem_response(
+            Problem(503, "runtime-unavailable", "Runtime unavailable", str(error))
         )
 
     @app.errorhandler(Exception)

@@ -246,6 +246,7 @@ def test_run_time_settings_apply_to_launches(
         "cpu": 4.0,
         "memory": "16g",
         "gpu": 1,
+        "pids": 1024,
     }
     devstack.make_user(settings.data_dir, "pia")
 

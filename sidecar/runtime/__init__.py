@@ -13,4 +13,8 @@ def make_backend(settings: Settings) -> Backend:
         from .local import LocalBackend
 
         return LocalBackend(settings.runtime_dir, python=settings.local_python)
+    if settings.backend == "docker" and settings.docker is not None:
+        from .docker_backend import DockerBackend
+
+        return DockerBackend(settings.docker, settings.runtime_dir)
     raise ValueError(f"unknown backend {settings.backend!r}")

@@ -22,6 +22,12 @@ class ServerSpec:
     profile: str
     files_dir: Path
     secret: str  # what the gateway shows the server (see jupyter_identity.py)
+    # What the server runs (container backends) and within which limits (the profile's).
+    image: str = ""
+    cpu: float = 1.0
+    memory: str = "2g"
+    pids: int = 1024
+    gpu: int = 0
 
     @property
     def base_url(self) -> str:
@@ -49,6 +55,8 @@ class BackendError(Exception):
 
 class Backend(abc.ABC):
     name: str
+    # Whether servers run an image (so the launch checks it against the allowed list).
+    uses_images: bool = False
 
     @abc.abstractmethod
     def start(self, spec: ServerSpec) -> Server:

@@ -4,7 +4,9 @@ import os
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 # Only requests the gateway forwards (with its secret header) are the owner's; see
 # jupyter_identity.py. No Jupyter token exists, so none can leak.
-c.ServerApp.identity_provider_class = "sidecar.runtime.jupyter_identity.GatewayIdentityProvider"
+c.ServerApp.identity_provider_class = os.environ.get(
+    "NEXTPYTER_IDENTITY_CLASS", "sidecar.runtime.jupyter_identity.GatewayIdentityProvider"
+)
 # The only client is the gateway, over the unix socket; the Host header is the gateway's.
 c.ServerApp.allow_remote_access = True
 

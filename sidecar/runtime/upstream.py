@@ -8,3 +8,6 @@ HEADER = "X-NextPyter-Gateway"
 # and the Nextcloud user id it serves (for display only).
 SECRET_FILE_ENV = "NEXTPYTER_GATEWAY_SECRET_FILE"
 USER_ENV = "NEXTPYTER_USER_ID"
+# The IdentityProvider class the server loads (the module lives in the sidecar package on
+# the local backend, and in a read-only directory mounted into containers on docker).
+IDENTITY_CLASS_ENV = "NEXTPYTER_IDENTITY_CLASS"

@@ -1,0 +1,459 @@
+"""The ``docker`` backend: one hardened Jupyter container per user on a Docker engine.
+
+The engine is found as every Docker client finds it (``DOCKER_HOST``, and
+``DOCKER_TLS_VERIFY`` with ``DOCKER_CERT_PATH`` for a remote engine such as
+Docker-in-Docker over TLS). What a container looks like is decided by one pure
+function, :func:`build_container_spec`; the rest is a thin shell around the
+``docker`` SDK.
+
+How the gateway reaches a server: over a unix socket, as on the local backend.
+Each user has a directory ``<runtime_dir>/docker/servers/<slug>/`` on the
+engine's host (mode 0711, owned by the notebook uid), mounted at
+``/run/nextpyter`` in that user's container only; Jupyter listens on
+``jupyter.sock`` there and on no TCP port at all. So:
+
+- the gateway's upstream is derived from the slug, with no table a restart could
+  lose, no published host port and no network the gateway must join;
+- user containers cannot connect to each other's servers: a server has no
+  address on any network, and no container sees another's socket directory;
+- the server's own secret (``gateway-secret``, 0600) arrives in that directory
+  and is removed by the server once read.
+
+The runtime directory must therefore be the same path for the sidecar, the
+engine and the gateway (the compose deployment shares one volume among them),
+as Nextcloud's data directory must be for the sidecar and the engine.
+
+Outbound network access (for ``pip install``) is a setting, on by default: the
+containers join one bridge network of NextPyter's own, created with inter-container
+traffic off (``com.docker.network.bridge.enable_icc=false``; the engine enforces it
+with its firewall rules). Off, a container has no network at all.
+
+The engine is the only record of what runs: containers are named
+``nextpyter-<slug>`` and carry ``org.nextpyter.*`` labels (installation, user,
+slug, profile, image, created), from which every sidecar replica, or one just
+restarted, reads what it needs.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import os
+import posixpath
+import shutil
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+from docker.types import DeviceRequest, LogConfig, Mount
+
+from ..config import ConfigError, DockerSettings
+from ..slugs import is_slug
+from .base import Backend, BackendError, Server, ServerSpec
+from .sockets import last_activity, wait_answering
+from .upstream import IDENTITY_CLASS_ENV, SECRET_FILE_ENV, USER_ENV
+
+LABEL = "org.nextpyter."
+NAME_PREFIX = "nextpyter-"
+SOCKET = "jupyter.sock"
+SECRET_FILE = "gateway-secret"
+# Inside a container: the user's socket directory, and NextPyter's Jupyter files (read-only).
+RUN_MOUNT = "/run/nextpyter"
+SHARE_MOUNT = "/opt/nextpyter"
+SHARE_PACKAGE = "nextpyter_jupyter"
+# A container younger than this that has not started may be a start under way elsewhere.
+ORPHAN_GRACE = 30.0
+STATE_CHECK_EVERY = 0.25  # while waiting for a server: how often to ask the engine about it
+
+
+def container_name(slug: str) -> str:
+    return NAME_PREFIX + slug
+
+
+def installation_id(runtime_dir: Path) -> str:
+    """Which NextPyter installation a container belongs to (two may share an engine)."""
+    return hashlib.sha256(str(runtime_dir.resolve()).encode()).hexdigest()[:12]
+
+
+def build_container_spec(
+    spec: ServerSpec,
+    settings: DockerSettings,
+    run_dir: Path,
+    share_dir: Path,
+    installation: str,
+    created: float,
+) -> dict[str, Any]:
+    """Every argument of ``containers.create`` for ``spec``'s server: a pure function (no
+    I/O), tested as a whole. ``run_dir`` is the user's socket directory on the engine's
+    host, ``share_dir`` the directory with NextPyter's Jupyter configuration."""
+    home = posixpath.dirname(settings.workdir)
+    uid, gid = settings.uid, settings.gid
+    environment = {
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": SHARE_MOUNT,
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",  # noqa: S108 - the container's own tmpfs
+        IDENTITY_CLASS_ENV: f"{SHARE_PACKAGE}.jupyter_identity.GatewayIdentityProvider",
+        SECRET_FILE_ENV: f"{RUN_MOUNT}/{SECRET_FILE}",
+        USER_ENV: spec.user_id,
+    }
+    command = [
+        "jupyter", "server",
+        f"--config={SHARE_MOUNT}/jupyter_config.py",
+        f"--ServerApp.sock={RUN_MOUNT}/{SOCKET}",
+        # The directory (0711) is what guards the socket; any local client still needs the
+        # gateway's secret (see jupyter_identity.py).
+        "--ServerApp.sock_mode=0666",
+        f"--ServerApp.base_url={spec.base_url}",
+        f"--ServerApp.root_dir={settings.workdir}",
+    ]  # fmt: skip
+    arguments: dict[str, Any] = {
+        "image": spec.image,
+        "command": command,
+        "name": container_name(spec.slug),
+        "hostname": "notebook",
+        "labels": {
+            LABEL + "installation": installation,
+            LABEL + "user": spec.user_id,
+            LABEL + "slug": spec.slug,
+            LABEL + "profile": spec.profile,
+            LABEL + "image": spec.image,
+            LABEL + "created": f"{created:.3f}",
+        },
+        "environment": environment,
+        "user": f"{uid}:{gid}",
+        "working_dir": settings.workdir,
+        "detach": True,
+        "init": True,
+        # Least privilege: no capabilities, no setuid gains, nothing written outside the
+        # user's files but size-limited scratch space.
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "read_only": True,
+        "tmpfs": {
+            "/tmp": f"size={settings.scratch_size},mode=1777",  # noqa: S108 - its own tmpfs
+            home: f"size={settings.scratch_size},uid={uid},gid={gid},mode=0700",
+        },
+        "mounts": [
+            Mount(settings.workdir, str(spec.files_dir), type="bind", propagation="rprivate"),
+            Mount(RUN_MOUNT, str(run_dir), type="bind", propagation="rprivate"),
+            Mount(SHARE_MOUNT, str(share_dir), type="bind", read_only=True),
+        ],
+        "ipc_mode": "private",
+        "mem_limit": spec.memory,
+        "memswap_limit": spec.memory,  # no swap beyond the memory limit
+        "nano_cpus": round(spec.cpu * 1e9),
+        "pids_limit": spec.pids,
+        "network_mode": settings.network if settings.outbound else "none",
+        "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
+    }
+    if spec.gpu:
+        arguments["device_requests"] = [DeviceRequest(count=spec.gpu, capabilities=[["gpu"]])]
+    return arguments
+
+
+def _share_files() -> Iterator[tuple[str, bytes]]:
+    """(relative path, content) of what containers need from NextPyter: the Jupyter config,
+    JupyterLab's setting defaults and the identity provider (with the one module it needs)."""
+    runtime = resources.files("sidecar.runtime")
+    yield "jupyter_config.py", runtime.joinpath("jupyter_config.py").read_bytes()
+    for entry in runtime.joinpath("lab_settings").iterdir():
+        if entry.name.endswith(".json"):
+            yield f"lab_settings/{entry.name}", entry.read_bytes()
+    yield f"{SHARE_PACKAGE}/__init__.py", b""
+    for module in ("jupyter_identity.py", "upstream.py"):
+        yield f"{SHARE_PACKAGE}/{module}", runtime.joinpath(module).read_bytes()
+
+
+def _engine_error(error: Exception) -> BackendError:
+    if isinstance(error, requests.ConnectionError | docker.errors.DockerException) and not (
+        isinstance(error, docker.errors.APIError)
+    ):
+        return BackendError(
+            "NextPyter cannot reach its Docker engine. Try again in a minute; if it keeps "
+            "happening, ask your administrator to check the engine and DOCKER_HOST."
+        )
+    if isinstance(error, docker.errors.APIError):
+        return BackendError(f"The Docker engine refused: {error.explanation or error}")
+    return BackendError(f"The Docker engine failed: {error}")
+
+
+class DockerBackend(Backend):
+    name = "docker"
+    uses_images = True
+
+    def __init__(
+        self,
+        settings: DockerSettings,
+        runtime_dir: Path,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        if os.geteuid() not in (0, settings.uid):
+            raise ConfigError(
+                f"With the docker backend the sidecar runs as root or as the notebook uid "
+                f"(NEXTPYTER_DOCKER_UID={settings.uid}), so that it can prepare each user's "
+                f"socket directory for that uid; it runs as uid {os.geteuid()}."
+            )
+        self.settings = settings
+        self.root = runtime_dir / "docker"
+        self.servers_dir = self.root / "servers"
+        self.share_dir = self.root / "share"
+        self.servers_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)  # noqa: S103 - holds no secret; containers mount share/
+        os.chmod(self.servers_dir, 0o711)  # noqa: S103 - traverse only, no listing
+        self.installation = installation_id(self.root)
+        self._install_share()
+        # One client for every thread: its connection pool lets launches of different users
+        # talk to the engine at once (no lock around engine calls).
+        self.client = client or docker.from_env(version="auto", max_pool_size=64, timeout=60)
+        self._network_checked = False
+
+    # -- files on the engine's host ----------------------------------------------------
+    def _install_share(self) -> None:
+        """Write NextPyter's Jupyter files (every replica writes the same bytes; each file
+        is replaced whole, so a container starting meanwhile reads old or new, never half)."""
+        for relative, content in _share_files():
+            path = self.share_dir / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o755)  # noqa: S103 - read by the notebook uid
+            with contextlib.suppress(OSError):
+                if path.read_bytes() == content:
+                    continue
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(content)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+
+    def _dir(self, slug: str) -> Path:
+        if not is_slug(slug):
+            raise BackendError(f"{slug!r} is not a server name")
+        return self.servers_dir / slug
+
+    def socket_path(self, slug: str) -> Path:
+        return self._dir(slug) / SOCKET
+
+    def upstream(self, slug: str) -> str:
+        return f"unix:{self.socket_path(slug)}:"
+
+    def _prepare_dir(self, spec: ServerSpec) -> Path:
+        directory = self._dir(spec.slug)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(mode=0o711)
+        os.chmod(directory, 0o711)  # noqa: S103 - the gateway traverses it to the socket
+        secret = directory / SECRET_FILE
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(spec.secret)
+        if os.geteuid() == 0:
+            os.chown(secret, self.settings.uid, self.settings.gid)
+            os.chown(directory, self.settings.uid, self.settings.gid)
+        return directory
+
+    # -- the engine ----------------------------------------------------------------------
+    def _container(self, slug: str) -> Container | None:
+        """The slug's container, or None; one that NextPyter did not make is refused."""
+        try:
+            container = self.client.containers.get(container_name(slug))
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            raise _engine_error(error) from None
+        if container.labels.get(LABEL + "installation") != self.installation:
+            raise BackendError(
+                f"A container named {container_name(slug)} exists on the Docker engine but "
+                "was not started by this NextPyter; ask your administrator to remove it."
+            )
+        return container
+
+    def _ensure_network(self) -> None:
+        """Create the users' network on first use; refuse one that lets containers talk to
+        each other."""
+        if not self.settings.outbound or self._network_checked:
+            return
+        name = self.settings.network
+        try:
+            try:
+                network = self.client.networks.get(name)
+            except docker.errors.NotFound:
+                try:
+                    network = self.client.networks.create(
+                        name,
+                        driver="bridge",
+                        options={"com.docker.network.bridge.enable_icc": "false"},
+                        labels={LABEL + "installation": self.installation},
+                    )
+                except docker.errors.APIError:  # another replica made it meanwhile
+                    network = self.client.networks.get(name)
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            raise _engine_error(error) from None
+        options = network.attrs.get("Options") or {}
+        if options.get("com.docker.network.bridge.enable_icc") != "false":
+            raise BackendError(
+                f"The Docker network {name!r} lets containers reach each other, so NextPyter "
+                "will not put notebooks on it. Ask your administrator to remove it (NextPyter "
+                "creates it properly) or to set NEXTPYTER_DOCKER_NETWORK to another name."
+            )
+        self._network_checked = True
+
+    def _server(self, container: Container) -> Server:
+        labels = container.labels
+        ready = container.status == "running" and self.socket_path(labels[LABEL + "slug"]).exists()
+        try:
+            created = float(labels.get(LABEL + "created", "0"))
+        except ValueError:
+            created = 0.0
+        return Server(
+            user_id=labels.get(LABEL + "user", ""),
+            slug=labels[LABEL + "slug"],
+            profile=labels.get(LABEL + "profile", ""),
+            state="running" if ready else "starting",
+            created=created,
+            detail=labels.get(LABEL + "image", ""),
+        )
+
+    def _remove(self, container: Container) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # "removal already in progress"
+                    raise _engine_error(error) from None
+
+    # -- the interface -----------------------------------------------------------------
+    def status(self, slug: str) -> Server | None:
+        container = self._container(slug)
+        if container is None:
+            return None
+        if container.status in {"running", "paused"}:
+            return self._server(container)
+        if container.status in {"exited", "dead"}:
+            self._remove(container)  # dead ones are cleaned up
+            shutil.rmtree(self._dir(slug), ignore_errors=True)
+        return None  # created (a start that never finished) or being removed: start() redoes it
+
+    def list(self) -> list[Server]:
+        try:
+            containers = self.client.containers.list(
+                filters={"label": f"{LABEL}installation={self.installation}"}
+            )
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            raise _engine_error(error) from None
+        return [self._server(c) for c in containers if is_slug(c.labels.get(LABEL + "slug", ""))]
+
+    def start(self, spec: ServerSpec) -> Server:
+        """Start the server; the caller holds the user's spawn lock."""
+        existing = self._container(spec.slug)
+        if existing is not None:
+            if existing.status == "running":
+                return self._server(existing)
+            self._remove(existing)  # half-created or dead: made again below
+        try:
+            self.client.images.get(spec.image)
+        except docker.errors.ImageNotFound:
+            raise BackendError(
+                f"The image {spec.image} is not on NextPyter's Docker engine yet. Ask your "
+                "administrator to pull it."
+            ) from None
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            raise _engine_error(error) from None
+        self._ensure_network()
+        directory = self._prepare_dir(spec)
+        arguments = build_container_spec(
+            spec, self.settings, directory, self.share_dir, self.installation, time.time()
+        )
+        container = None
+        try:
+            container = self.client.containers.create(**arguments)
+            container.start()
+            container.reload()
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    self._remove(container)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise _engine_error(error) from None
+        return self._server(container)
+
+    def wait_ready(self, slug: str, timeout: float) -> Server:
+        container = self._container(slug)
+        if container is None:
+            raise BackendError("The server is not running.")
+
+        def check() -> None:
+            try:
+                container.reload()
+            except docker.errors.NotFound:
+                raise BackendError("The server was removed while it started.") from None
+            except (docker.errors.DockerException, requests.RequestException) as error:
+                raise _engine_error(error) from None
+            if container.status not in {"running", "created"}:
+                raise BackendError(
+                    f"The Jupyter server stopped while starting (exit code "
+                    f"{container.attrs['State'].get('ExitCode')}; its log ends: "
+                    f"{self._log_tail(container)}). If this keeps happening, show this "
+                    "message to your administrator."
+                )
+
+        wait_answering(self.socket_path(slug), slug, timeout, check, STATE_CHECK_EVERY)
+        container.reload()
+        return self._server(container)
+
+    def activity(self, slug: str, secret: str) -> float | None:
+        return last_activity(self.socket_path(slug), slug, secret)
+
+    def stop(self, slug: str) -> bool:
+        container = self._container(slug)
+        if container is not None:
+            if container.status == "running":
+                # SIGTERM to the init process, which passes it on; SIGKILL after the timeout.
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    container.stop(timeout=self.settings.stop_timeout)
+            self._remove(container)
+        shutil.rmtree(self._dir(slug), ignore_errors=True)
+        return container is not None
+
+    def reconcile(self) -> None:
+        """Adopt running containers, remove dead and half-created ones (a start that
+        crashed between create and start), and socket directories no container owns."""
+        try:
+            containers = self.client.containers.list(
+                all=True, filters={"label": f"{LABEL}installation={self.installation}"}
+            )
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            raise _engine_error(error) from None
+        keep = set()
+        now = time.time()
+        for container in containers:
+            slug = container.labels.get(LABEL + "slug", "")
+            try:
+                age = now - float(container.labels.get(LABEL + "created", "0"))
+            except ValueError:
+                age = ORPHAN_GRACE + 1
+            if container.status in {"running", "paused", "restarting"} or (
+                container.status == "created" and age < ORPHAN_GRACE
+            ):
+                keep.add(slug)
+                continue
+            self._remove(container)
+        for entry in builtins.list(self.servers_dir.iterdir()):
+            if entry.name in keep or not is_slug(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > ORPHAN_GRACE:
+                    shutil.rmtree(entry, ignore_errors=True)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _log_tail(self, container: Container, lines: int = 5) -> str:
+        try:
+            text = container.logs(tail=lines).decode("utf-8", "replace")
+        except (docker.errors.DockerException, requests.RequestException):
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
