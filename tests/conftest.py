@@ -140,6 +140,7 @@ class Stack:
     sidecar: devstack.Service
     gateway: devstack.Service
     key: Ed25519PrivateKey
+    _docker_backend: Any = None
 
     @property
     def url(self) -> str:
@@ -150,7 +151,22 @@ class Stack:
         return f"http://{self.sidecar.address}"
 
     @property
-    def backend(self) -> LocalBackend:
+    def backend(self) -> Any:
+        """The stack's backend, as a second sidecar would see it (a LocalBackend, or a
+        DockerBackend on the stack's engine)."""
+        if self.env.get("NEXTPYTER_BACKEND") == "docker":
+            if self._docker_backend is None:
+                import docker
+
+                from sidecar.runtime.docker_backend import DockerBackend
+
+                settings = load_settings(self.env).docker
+                assert settings is not None
+                client = docker.DockerClient(base_url=self.env["DOCKER_HOST"], version="auto")
+                self._docker_backend = DockerBackend(
+                    settings, Path(self.env["NEXTPYTER_RUNTIME_DIR"]), client=client
+                )
+            return self._docker_backend
         return LocalBackend(Path(self.env["NEXTPYTER_RUNTIME_DIR"]))
 
     def user(self, user_id: str, files: dict[str, str] | None = None) -> Path:
@@ -276,6 +292,31 @@ def failing_stack(
     )
     yield running
     running.close()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[tuple[Any, str]]:
+    """A private Docker engine (Debian's dockerd, on its own socket and data root) and the
+    Jupyter image built on it from debootstrap and pip wheels (once per machine)."""
+    require("dockerd")
+    require("debootstrap")
+    if os.geteuid() != 0:
+        message = "the Docker tests start their own dockerd, which needs root"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from sidecar import devdocker
+
+    engine = devdocker.start_engine()
+    try:
+        client = engine.client()
+        image = devdocker.jupyter_image(client)
+        yield engine, image
+        for container in client.containers.list(all=True):
+            container.remove(force=True)
+        client.close()
+    finally:
+        engine.stop()
 
 
 def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:

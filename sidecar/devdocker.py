@@ -1,0 +1,308 @@
+"""A Docker engine and a Jupyter image on this machine, for the tests, the demo and the
+benchmarks, with no container registry in reach.
+
+- :func:`start_engine` runs Debian's ``dockerd`` as a private instance: its own data
+  root (kept between runs, so images are built once per machine), exec root, pid file
+  and unix socket, and ``--iptables=false --ip-forward=false --ip-masq=false
+  --bridge=none`` so the machine's firewall and network stay as they are.
+- :func:`jupyter_image` builds the notebook image without any registry: a Debian base
+  made with ``debootstrap`` (which reaches Debian's mirror), ``docker import``-ed, then
+  a build step that installs jupyter_server, JupyterLab and ipykernel from wheels pip
+  downloaded for the image's own Python. Each image is tagged with a hash of its inputs,
+  so a changed recipe builds anew and an unchanged one is reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import docker
+import docker.errors
+
+CACHE = Path(os.environ.get("NEXTPYTER_DEV_CACHE", "/var/cache/nextpyter-dev"))
+SUITE = "bookworm"  # its python3 is 3.11, the version the wheels are downloaded for
+PYTHON_VERSION = "3.11"
+MIRROR = os.environ.get("NEXTPYTER_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+JUPYTER_REQUIREMENTS = ("jupyter_server>=2.14,<3", "jupyterlab>=4.2,<5", "ipykernel>=6.29")
+BASE_REPOSITORY = "nextpyter-dev/debian"
+JUPYTER_REPOSITORY = "nextpyter-dev/jupyter"
+# The image: Jupyter in a venv, its bytecode compiled by pip (the root file system is
+# read-only at run time, so Python could not cache bytecode later), a home whose work
+# folder the user's files are mounted on, and no root at run time.
+JUPYTER_DOCKERFILE = """\
+FROM {base} AS build
+COPY wheels /wheels
+RUN python3 -m venv /opt/jupyter \\
+ && /opt/jupyter/bin/pip install --no-index --no-cache-dir --find-links /wheels {requirements}
+
+FROM {base}
+COPY --from=build /opt/jupyter /opt/jupyter
+ENV PATH=/opt/jupyter/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+    LANG=C.UTF-8 HOME=/home/jovyan
+RUN mkdir -p /home/jovyan/work /run/nextpyter /opt/nextpyter
+WORKDIR /home/jovyan/work
+USER 33:33
+CMD ["jupyter", "lab"]
+"""
+
+
+class DevDockerError(RuntimeError):
+    pass
+
+
+@dataclass
+class Engine:
+    """A private ``dockerd`` started by us; stopped by its pid."""
+
+    socket: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    exec_root: Path
+    data_root: Path
+    options: list[str] = field(default_factory=list)
+    lock: IO[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def client(self, timeout: int = 120) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.url, version="auto", timeout=timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        shutil.rmtree(self.exec_root, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()  # frees the data root for the next engine
+            self.lock = None
+
+    def log_tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+
+def _stop_stale(pidfile: Path, data_root: Path) -> None:
+    """A dockerd of ours left running on this data root (a run killed before it could stop
+    it) would keep a new one from starting; stop it, but only if it is that one."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if not cmdline or not cmdline[0].endswith(b"dockerd") or str(data_root).encode() not in cmdline:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def start_engine(
+    data_root: Path | None = None, extra_options: list[str] | None = None, timeout: float = 60
+) -> Engine:
+    """Start a private dockerd (as root); its data root outlives it, so images stay."""
+    dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
+    if not Path(dockerd).exists():
+        raise DevDockerError("dockerd is not installed (Debian's docker.io; run `make deps`)")
+    if os.geteuid() != 0:
+        raise DevDockerError("a private dockerd needs root")
+    data_root = data_root or CACHE / "docker"
+    data_root.mkdir(parents=True, exist_ok=True)
+    # One engine per data root at a time (the tests and a benchmark take turns): the lock
+    # is held until the engine stops, or freed by the kernel if its holder dies.
+    lock = open(data_root.parent / f"{data_root.name}.lock", "w")  # noqa: SIM115 - held
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    pidfile = data_root.parent / f"{data_root.name}.pid"
+    _stop_stale(pidfile, data_root)  # only ours can be there, and its owner is gone
+    # A short path: containerd's sockets live under the exec root, and a unix socket's
+    # path may not exceed 107 bytes.
+    exec_root = Path(
+        tempfile.mkdtemp(prefix="npd-", dir="/run" if os.access("/run", os.W_OK) else None)
+    )
+    socket = exec_root / "docker.sock"
+    log = data_root.parent / f"{data_root.name}.log"
+    options = extra_options or []
+    command = [
+        dockerd,
+        f"--data-root={data_root}",
+        f"--exec-root={exec_root}",
+        f"--pidfile={pidfile}",
+        f"--host=unix://{socket}",
+        "--iptables=false",
+        "--ip-forward=false",
+        "--ip-masq=false",
+        "--bridge=none",
+        "--ip6tables=false",
+        *options,
+    ]
+    with open(log, "ab") as handle:
+        process = subprocess.Popen(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    engine = Engine(socket, process, log, exec_root, data_root, options, lock)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            engine.stop()
+            raise DevDockerError(f"dockerd exited at start:\n{engine.log_tail()}")
+        if socket.exists():
+            with contextlib.suppress(Exception):
+                client = engine.client(timeout=5)
+                try:
+                    if client.ping():
+                        return engine
+                finally:
+                    client.close()
+        time.sleep(0.05)
+    engine.stop()
+    raise DevDockerError(f"dockerd did not answer within {timeout} s:\n{engine.log_tail()}")
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _has_image(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def base_image(client: docker.DockerClient, cache: Path = CACHE) -> str:
+    """A minimal Debian with Python, from debootstrap, imported into the engine."""
+    tag = f"{BASE_REPOSITORY}:{SUITE}-{_digest(SUITE, MIRROR, *BASE_PACKAGES, 'minbase-v1')}"
+    if _has_image(client, tag):
+        return tag
+    debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
+    if not Path(debootstrap).exists():
+        raise DevDockerError("debootstrap is not installed (run `make deps` as root)")
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache, prefix="rootfs-") as tmp:
+        root = Path(tmp) / "root"
+        run = subprocess.run(
+            [
+                debootstrap,
+                "--variant=minbase",
+                f"--include={','.join(BASE_PACKAGES)}",
+                SUITE,
+                str(root),
+                MIRROR,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise DevDockerError(f"debootstrap failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+        # What a container does not need, and would only make the image bigger.
+        for junk in (
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+        ):
+            shutil.rmtree(root / junk, ignore_errors=True)
+        archive = Path(tmp) / "rootfs.tar"
+        subprocess.run(
+            ["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], check=True
+        )
+        repository, _, version = tag.partition(":")
+        client.api.import_image_from_file(str(archive), repository=repository, tag=version)
+    return tag
+
+
+def download_wheels(target: Path, requirements: tuple[str, ...] = JUPYTER_REQUIREMENTS) -> None:
+    """Wheels of ``requirements`` and everything they need, for CPython 3.11 on this
+    machine's platform (the image's base is the same Debian release)."""
+    target.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            f"--python-version={PYTHON_VERSION}",
+            "--implementation=cp",
+            f"--abi=cp{PYTHON_VERSION.replace('.', '')}",
+            "--dest",
+            str(target),
+            *requirements,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise DevDockerError(f"pip download failed:\n{run.stdout[-2000:]}{run.stderr[-3000:]}")
+
+
+def jupyter_image(client: docker.DockerClient, cache: Path = CACHE) -> str:
+    """The notebook image (built once per recipe; later calls return its tag at once)."""
+    base = base_image(client, cache)
+    requirements = " ".join(f"'{r}'" for r in JUPYTER_REQUIREMENTS)
+    dockerfile = JUPYTER_DOCKERFILE.format(base=base, requirements=requirements)
+    tag = f"{JUPYTER_REPOSITORY}:{_digest(base, dockerfile)}"
+    if _has_image(client, tag):
+        return tag
+    wheels = cache / f"wheels-{_digest(*JUPYTER_REQUIREMENTS, PYTHON_VERSION)}"
+    if not (wheels / ".complete").exists():
+        shutil.rmtree(wheels, ignore_errors=True)
+        download_wheels(wheels)
+        (wheels / ".complete").touch()
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        for wheel in sorted(wheels.glob("*.whl")):
+            tar.add(wheel, arcname=f"wheels/{wheel.name}")
+    context.seek(0)
+    try:
+        client.images.build(
+            fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, pull=False
+        )
+    except docker.errors.BuildError as error:
+        lines = [str(item.get("stream", item.get("error", ""))) for item in error.build_log]
+        raise DevDockerError(
+            "building the Jupyter image failed:\n" + "".join(lines)[-3000:]
+        ) from None
+    return tag

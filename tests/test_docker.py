@@ -1,0 +1,593 @@
+"""The docker backend on a real Docker engine (a private dockerd started by the tests), with
+the real sidecar (gunicorn), gateway (nginx), Redis and a Jupyter image built here."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import redis as redis_lib
+import requests
+import websocket
+
+from sidecar.dynconfig import CONFIG_KEY
+from sidecar.runtime import BackendError, ServerSpec
+from sidecar.runtime.docker_backend import LABEL, DockerBackend, container_name
+from sidecar.sessions import upstream_secret
+
+from .conftest import Stack, start_stack, wait_until
+
+pytestmark = pytest.mark.slow
+UID = 33  # www-data, the owner of Nextcloud's data by default
+
+
+@pytest.fixture(scope="module")
+def engine_client(docker_engine: tuple[Any, str]) -> Iterator[docker.DockerClient]:
+    client = docker_engine[0].client()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def dstack(
+    workdir: Path,
+    redis_service: Any,
+    keys: tuple[Path, Path],
+    signing_key: Any,
+    docker_engine: tuple[Any, str],
+) -> Iterator[Stack]:
+    engine, image = docker_engine
+    running = start_stack(
+        workdir / "docker",
+        redis_service.address,
+        keys[1],
+        signing_key,
+        NEXTPYTER_BACKEND="docker",
+        NEXTPYTER_DOCKER_IMAGE=image,
+        NEXTPYTER_CULL_INTERVAL="0",
+        DOCKER_HOST=engine.url,
+    )
+    yield running
+    running.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_config(redis_service: Any) -> Iterator[None]:
+    yield
+    client = redis_lib.Redis.from_url(redis_service.address)
+    client.delete(CONFIG_KEY)
+    client.close()
+
+
+def make_user(stack: Stack, user_id: str, files: dict[str, str] | None = None) -> Path:
+    """A user's files folder owned by the web server's uid, as Nextcloud leaves it."""
+    root = stack.user(user_id, files)
+    for path in [root.parent, root, *root.rglob("*")]:
+        os.chown(path, UID, UID)
+    return root
+
+
+def launch_ready(stack: Stack, user_id: str) -> tuple[str, str]:
+    """Launch ``user_id``'s server through the gateway; return (slug, cookie)."""
+    cookie, launch = stack.launch(user_id)
+    last = stack.wait(launch)
+    assert last["state"] == "ready", last
+    return launch["slug"], cookie
+
+
+def in_container(client: docker.DockerClient, slug: str, *command: str) -> tuple[int, str]:
+    """Run a command in the user's container as the notebook user."""
+    result = client.containers.get(container_name(slug)).exec_run(list(command), user=f"{UID}")
+    return result.exit_code, result.output.decode(errors="replace")
+
+
+def python_in(client: docker.DockerClient, slug: str, code: str) -> tuple[int, str]:
+    return in_container(client, slug, "/opt/jupyter/bin/python", "-c", code)
+
+
+class Kernel:
+    """A kernel of a user's server, driven as JupyterLab drives it: REST and a websocket
+    through the gateway, with the session and _xsrf cookies."""
+
+    def __init__(self, stack: Stack, slug: str, cookie: str) -> None:
+        self.stack, self.slug = stack, slug
+        self.headers = stack.jupyter_headers(slug, cookie)
+        response = requests.post(
+            f"{stack.url}/user/{slug}/api/kernels", headers=self.headers, json={}, timeout=30
+        )
+        assert response.status_code == 201, response.text
+        self.id = response.json()["id"]
+        ws_url = f"ws://{stack.gateway.address}/user/{slug}/api/kernels/{self.id}/channels"
+        self.ws = websocket.create_connection(
+            ws_url, header=[f"Cookie: {self.headers['Cookie']}"], origin=stack.url, timeout=60
+        )
+
+    def run(self, code: str, timeout: float = 60) -> dict[str, Any]:
+        """Execute ``code``; the reply's status, its stdout, and the kernel states seen."""
+        msg_id = uuid.uuid4().hex
+        self.ws.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "test",
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": code, "silent": False, "store_history": False},
+                    "channel": "shell",
+                    "buffers": [],
+                }
+            )
+        )
+        out: list[str] = []
+        states: list[str] = []
+        status = ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                message = json.loads(self.ws.recv())
+            except (websocket.WebSocketException, OSError):
+                break
+            kind = message.get("msg_type") or message["header"]["msg_type"]
+            content = message.get("content", {})
+            if kind == "status":
+                states.append(content.get("execution_state", ""))
+                if states[-1] in {"restarting", "dead"}:
+                    break
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if kind == "stream":
+                out.append(content["text"])
+            elif kind == "error":
+                out.append(f"{content['ename']}: {content['evalue']}")
+            elif kind == "execute_reply":
+                status = content["status"]
+            if status and states and states[-1] == "idle":
+                break
+        return {"status": status, "stdout": "".join(out), "states": states}
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def test_a_notebook_runs_in_its_container_on_the_users_files(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    files = make_user(dstack, "Dora Lee", {"data/in.csv": "a,b\n1,2\n"})
+    slug, cookie = launch_ready(dstack, "Dora Lee")
+    # Through the gateway, with the cookie: JupyterLab's API lists the user's files.
+    listing = dstack.get(f"/user/{slug}/api/contents/data", cookie)
+    assert listing.status_code == 200
+    assert [item["name"] for item in listing.json()["content"]] == ["in.csv"]
+    kernel = Kernel(dstack, slug, cookie)
+    try:
+        result = kernel.run(
+            "import os\n"
+            "print(open('data/in.csv').read().strip().replace(chr(10), '|'))\n"
+            "open('out.txt', 'w').write('from the kernel')\n"
+            "print(os.getuid(), os.getgid(), os.getcwd())"
+        )
+    finally:
+        kernel.close()
+    assert result["status"] == "ok", result
+    assert result["stdout"].split("\n")[:2] == ["a,b|1,2", f"{UID} {UID} /home/jovyan/work"]
+    # The kernel's file is in the user's Nextcloud files, owned by the configured uid.
+    written = files / "out.txt"
+    assert written.read_text() == "from the kernel"
+    assert (written.stat().st_uid, written.stat().st_gid) == (UID, UID)
+    # And a file Nextcloud writes meanwhile is seen in the notebook at once.
+    (files / "from-nextcloud.txt").write_text("hello")
+    code, output = python_in(engine_client, slug, "print(open('from-nextcloud.txt').read())")
+    assert (code, output.strip()) == (0, "hello")
+
+
+def test_every_hardening_setting_reads_back_from_the_running_container(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    make_user(dstack, "eli")
+    slug, _ = launch_ready(dstack, "eli")
+    container = engine_client.containers.get(container_name(slug))
+    host = container.attrs["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert host["SecurityOpt"] == ["no-new-privileges:true"]
+    assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
+    assert host["Init"] is True
+    assert host["Memory"] == 2 * 1024**3 and host["MemorySwap"] == host["Memory"]
+    assert host["NanoCpus"] == 10**9 and host["PidsLimit"] == 1024
+    assert not host["PortBindings"] and not container.attrs["NetworkSettings"]["Ports"]
+    assert container.attrs["Config"]["User"] == f"{UID}:{UID}"
+    sources = [mount["Source"] for mount in container.attrs["Mounts"]]
+    assert not [s for s in sources if "docker.sock" in s or s.endswith("/docker")]
+    labels = container.labels
+    assert {k: labels[k] for k in labels if k.startswith(LABEL)}.keys() >= {
+        f"{LABEL}{name}" for name in ("user", "slug", "profile", "image", "created")
+    }
+    assert labels[f"{LABEL}user"] == "eli"
+    # Now from inside, as the notebook sees it.
+    probe = (
+        "import os, json\n"
+        "status = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines()"
+        " if ':\\t' in l)\n"
+        "def write(path):\n"
+        "    try:\n"
+        "        open(path, 'w').write('x'); return 'written'\n"
+        "    except OSError as e:\n"
+        "        return e.strerror\n"
+        "cg = lambda p: open('/sys/fs/cgroup/' + p).read().strip()\n"
+        "print(json.dumps({"
+        "'uid': os.getuid(), 'gid': os.getgid(), 'capeff': status['CapEff'].strip(),"
+        " 'capbnd': status['CapBnd'].strip(), 'nnp': status['NoNewPrivs'].strip(),"
+        " 'root': write('/etc/x'), 'usr': write('/usr/x'), 'tmp': write('/tmp/x'),"
+        " 'home': write(os.path.expanduser('~/x')),"
+        " 'pid1': open('/proc/1/cmdline').read().split(chr(0))[0],"
+        " 'mem': cg('memory/memory.limit_in_bytes'),"
+        " 'memsw': cg('memory/memory.memsw.limit_in_bytes') if os.path.exists("
+        "'/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') else None,"
+        " 'pids': cg('pids/pids.max'), 'quota': cg('cpu/cpu.cfs_quota_us'),"
+        " 'period': cg('cpu/cpu.cfs_period_us'),"
+        " 'docker_sock': [p for p in ('/var/run/docker.sock', '/run/docker.sock')"
+        " if os.path.exists(p)],"
+        " 'run': sorted(os.listdir('/run/nextpyter')),"
+        " 'mounts': open('/proc/self/mounts').read()}))"
+    )
+    code, output = python_in(engine_client, slug, probe)
+    assert code == 0, output
+    seen = json.loads(output)
+    assert (seen["uid"], seen["gid"]) == (UID, UID)
+    assert seen["capeff"] == "0000000000000000" and seen["capbnd"] == "0000000000000000"
+    assert seen["nnp"] == "1"
+    assert seen["root"] == seen["usr"] == "Read-only file system"
+    assert seen["tmp"] == seen["home"] == "written"
+    assert seen["pid1"] in {"/sbin/docker-init", "/dev/init"}  # an init reaps and forwards
+    assert seen["mem"] == str(2 * 1024**3)
+    assert seen["memsw"] in {None, str(2 * 1024**3)}  # swap = memory, where accounted
+    assert seen["pids"] == "1024"
+    assert int(seen["quota"]) / int(seen["period"]) == 1.0
+    assert seen["docker_sock"] == []
+    # The socket directory holds the socket only: the secret was read and removed.
+    assert seen["run"] == ["jupyter.sock"]
+    tmpfs = {f[1]: f[3] for f in map(str.split, seen["mounts"].splitlines()) if f[2] == "tmpfs"}
+    assert "size=1048576k" in tmpfs["/tmp"] and "size=1048576k" in tmpfs["/home/jovyan"]
+    # The secret is in no environment the notebook can read.
+    secret = upstream_secret(dstack.env["NEXTPYTER_SECRET_KEY"], slug)
+    assert secret not in json.dumps(container.attrs["Config"]["Env"])
+    code, environ = python_in(
+        engine_client,
+        slug,
+        "import glob\nprint(''.join(open(p, errors='replace').read()"
+        " for p in glob.glob('/proc/[0-9]*/environ')))",
+    )
+    assert code == 0 and "NEXTPYTER_USER_ID=eli" in environ and secret not in environ
+
+
+def test_users_cannot_reach_each_other_the_engine_or_the_sidecar(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    make_user(dstack, "fay", {"secret.txt": "fay's"})
+    b_files = make_user(dstack, "gus", {"secret.txt": "gus's"})
+    fay, fay_cookie = launch_ready(dstack, "fay")
+    gus, _ = launch_ready(dstack, "gus")
+    gus_container = engine_client.containers.get(container_name(gus))
+    gus_ip = next(iter(gus_container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    gateway_ip = next(iter(gus_container.attrs["NetworkSettings"]["Networks"].values()))["Gateway"]
+    sidecar_port = int(dstack.sidecar.address.rsplit(":", 1)[1])
+    probe = (
+        "import os, socket, json\n"
+        "def connect(host, port):\n"
+        "    s = socket.socket(); s.settimeout(2)\n"
+        "    try:\n"
+        "        s.connect((host, port)); return 'connected'\n"
+        "    except OSError as e:\n"
+        "        return type(e).__name__\n"
+        "    finally:\n"
+        "        s.close()\n"
+        "def unix(path):\n"
+        "    s = socket.socket(socket.AF_UNIX)\n"
+        "    try:\n"
+        "        s.connect(path); return 'connected'\n"
+        "    except OSError as e:\n"
+        "        return type(e).__name__\n"
+        f"paths = [{str(b_files / 'secret.txt')!r}, '/home/jovyan/work/../../../../'"
+        f" + {str(b_files / 'secret.txt')!r}]\n"
+        "print(json.dumps({\n"
+        "  'files': [os.path.exists(p) for p in paths],\n"
+        "  'own': open('/home/jovyan/work/secret.txt').read(),\n"
+        "  'run': sorted(os.listdir('/run/nextpyter')),\n"
+        f"  'gus_server': [connect({gus_ip!r}, p) for p in (8888, 8000, 80)],\n"
+        f"  'gus_socket': unix('/run/nextpyter/../nextpyter/{gus}/jupyter.sock'),\n"
+        f"  'sidecar': [connect(h, {sidecar_port}) for h in ('127.0.0.1', {gateway_ip!r})],\n"
+        f"  'engine': [unix(p) for p in ('/var/run/docker.sock', '/run/docker.sock',"
+        f" {dstack.env['DOCKER_HOST'][len('unix://') :]!r})],\n"
+        f"  'engine_tcp': [connect({gateway_ip!r}, p) for p in (2375, 2376)],\n"
+        "}))"
+    )
+    code, output = python_in(engine_client, fay, probe)
+    assert code == 0, output
+    seen = json.loads(output)
+    assert seen["files"] == [False, False]
+    assert seen["own"] == "fay's"
+    assert seen["run"] == ["jupyter.sock"]
+    assert "connected" not in seen["gus_server"]
+    assert seen["gus_socket"] != "connected"
+    assert "connected" not in seen["sidecar"]
+    assert "connected" not in seen["engine"] and "connected" not in seen["engine_tcp"]
+    # And through the gateway, fay's cookie does not open gus's server.
+    assert dstack.get(f"/user/{gus}/api/contents", fay_cookie).status_code == 403
+
+
+def test_the_memory_limit_kills_the_kernel_not_the_server(
+    dstack: Stack, engine_client: docker.DockerClient, redis_service: Any
+) -> None:
+    client = redis_lib.Redis.from_url(redis_service.address)
+    client.set(
+        CONFIG_KEY,
+        json.dumps({"profiles": {"default": {"cpu": 0.5, "memory": "384m", "pids": 256}}}),
+    )
+    client.close()
+    make_user(dstack, "hal")
+    cookie, launch = dstack.launch("hal")
+    assert dstack.wait(launch)["state"] == "ready"
+    slug = launch["slug"]
+    host = engine_client.containers.get(container_name(slug)).attrs["HostConfig"]
+    assert (host["Memory"], host["MemorySwap"], host["PidsLimit"]) == (384 * 2**20,) * 2 + (256,)
+    assert host["NanoCpus"] == 5 * 10**8
+    kernel = Kernel(dstack, slug, cookie)
+    try:
+        assert kernel.run("print(6 * 7)")["stdout"].strip() == "42"
+        result = kernel.run("x = bytearray(1024 * 1024 * 1024)\nprint('survived')", timeout=90)
+    finally:
+        kernel.close()
+    assert "survived" not in result["stdout"]
+    assert "restarting" in result["states"] or "dead" in result["states"] or not result["status"]
+    # The server lives on and says the kernel died; the container was not killed.
+    container = engine_client.containers.get(container_name(slug))
+    assert container.status == "running"
+    assert dstack.get(f"/user/{slug}/api/status", cookie).status_code == 200
+    assert container.attrs["State"]["OOMKilled"] is False  # PID 1's tree survived
+
+
+def test_missing_and_disallowed_images_are_refused(
+    dstack: Stack, engine_client: docker.DockerClient, redis_service: Any
+) -> None:
+    make_user(dstack, "ian")
+    client = redis_lib.Redis.from_url(redis_service.address)
+    # An image that is allowed but not on the engine: the launch fails with a message.
+    client.set(
+        CONFIG_KEY,
+        json.dumps(
+            {
+                "profiles": {"default": {}},
+                "allowed_images": ["nextpyter-dev/not-there:1"],
+                "default_image": "nextpyter-dev/not-there:1",
+            }
+        ),
+    )
+    _, launch = dstack.launch("ian")
+    last = dstack.wait(launch)
+    assert last["state"] == "failed"
+    assert "nextpyter-dev/not-there:1 is not on NextPyter's Docker engine" in last["message"]
+    assert not engine_client.containers.list(all=True, filters={"name": container_name("ian")})
+    # The admin's list no longer has the environment's image: refused before anything.
+    client.set(
+        CONFIG_KEY,
+        json.dumps({"profiles": {"default": {}}, "allowed_images": ["other/image:1"]}),
+    )
+    client.close()
+    response = requests.post(
+        f"{dstack.url}/api/v1/launch", json={"token": dstack.token("ian")}, timeout=30
+    )
+    assert response.status_code == 403
+    assert "not on the administrator's list" in response.json()["detail"]
+
+
+def test_stop_removes_the_container_and_its_socket(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    make_user(dstack, "joy")
+    slug, cookie = launch_ready(dstack, "joy")
+    backend = dstack.backend
+    assert backend.status(slug).state == "running"
+    assert [s.slug for s in backend.list() if s.slug == slug] == [slug]
+    assert backend.stop(slug) is True
+    assert not engine_client.containers.list(all=True, filters={"name": container_name(slug)})
+    assert not (backend.servers_dir / slug).exists()
+    assert dstack.get(f"/user/{slug}/api/status", cookie).status_code == 502
+    assert backend.stop(slug) is False
+
+
+def test_launches_of_different_users_run_at_once(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    users = [f"par{i}" for i in range(6)]
+    for user in users:
+        make_user(dstack, user)
+    launches = [dstack.launch(user)[1] for user in users]
+    for launch in launches:
+        assert dstack.wait(launch)["state"] == "ready"
+    started = sorted(
+        engine_client.containers.get(container_name(launch["slug"])).attrs["State"]["StartedAt"]
+        for launch in launches
+    )
+    assert len(started) == 6
+    for launch in launches:
+        dstack.backend.stop(launch["slug"])
+
+
+def test_reconcile_adopts_running_and_removes_dead_and_half_created(
+    dstack: Stack, engine_client: docker.DockerClient, docker_engine: tuple[Any, str]
+) -> None:
+    backend: DockerBackend = dstack.backend
+    make_user(dstack, "kai")
+    slug, cookie = launch_ready(dstack, "kai")
+    image = docker_engine[1]
+    old = f"{time.time() - 3600:.3f}"
+    labels = {
+        f"{LABEL}installation": backend.installation,
+        f"{LABEL}user": "x",
+        f"{LABEL}profile": "default",
+        f"{LABEL}image": image,
+        f"{LABEL}created": old,
+    }
+    # A start that died between create and start, and a server that exited.
+    half = engine_client.containers.create(
+        image, name=container_name("half"), labels={**labels, f"{LABEL}slug": "half"}
+    )
+    dead = engine_client.containers.run(
+        image,
+        ["true"],
+        name=container_name("dead"),
+        labels={**labels, f"{LABEL}slug": "dead"},
+        detach=True,
+    )
+    dead.wait(timeout=30)
+    # Another installation's container on the same engine is not ours to touch.
+    foreign = engine_client.containers.create(
+        image,
+        name="nextpyter-foreign",
+        labels={**labels, f"{LABEL}installation": "another", f"{LABEL}slug": "foreign"},
+    )
+    stray = backend.servers_dir / "stray"
+    stray.mkdir()
+    os.utime(stray, (time.time() - 3600,) * 2)
+    try:
+        backend.reconcile()
+        names = {c.name for c in engine_client.containers.list(all=True)}
+        assert container_name(slug) in names and "nextpyter-foreign" in names
+        assert container_name("half") not in names and container_name("dead") not in names
+        assert not stray.exists() and (backend.servers_dir / slug).exists()
+        assert dstack.get(f"/user/{slug}/api/status", cookie).status_code == 200
+        # A container of that name that is not ours is refused, not taken over.
+        with pytest.raises(BackendError, match="was not started by this NextPyter"):
+            backend.status("foreign")
+    finally:
+        for container in (half, dead, foreign):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+        backend.stop(slug)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a gunicorn master and its workers, as a crash of the machine's sidecar would."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    for victim in [pid, *map(int, children)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.25, 0.6])
+def test_a_sidecar_killed_mid_launch_leaves_one_container_or_none(
+    workdir: Path,
+    redis_service: Any,
+    keys: tuple[Path, Path],
+    signing_key: Any,
+    docker_engine: tuple[Any, str],
+    engine_client: docker.DockerClient,
+    delay: float,
+) -> None:
+    engine, image = docker_engine
+    env = {
+        "NEXTPYTER_BACKEND": "docker",
+        "NEXTPYTER_DOCKER_IMAGE": image,
+        "NEXTPYTER_CULL_INTERVAL": "0",
+        "DOCKER_HOST": engine.url,
+    }
+    where = workdir / f"docker-kill-{delay}"
+    first = start_stack(where, redis_service.address, keys[1], signing_key, **env)
+    second = None
+    try:
+        make_user(first, "lou")
+        requests.post(f"{first.url}/api/v1/launch", json={"token": first.token("lou")}, timeout=10)
+        time.sleep(delay)
+        _kill_tree(first.sidecar.pid)
+        first.sidecar.process.wait(5)
+        first.gateway.stop()
+        second = start_stack(
+            where,
+            redis_service.address,
+            keys[1],
+            signing_key,
+            NEXTPYTER_SECRET_KEY=first.env["NEXTPYTER_SECRET_KEY"],
+            **env,
+        )
+        backend = second.backend
+
+        def settled() -> bool:
+            backend.reconcile()
+            mine = engine_client.containers.list(
+                all=True, filters={"label": f"{LABEL}installation={backend.installation}"}
+            )
+            return all(c.status == "running" for c in mine) and len(mine) <= 1
+
+        # Right after the restart the start may still be under way (a container made but
+        # not started, younger than the grace): reconcile as the culler would until done.
+        wait_until(settled, timeout=60, interval=0.5)
+        mine = engine_client.containers.list(
+            all=True, filters={"label": f"{LABEL}installation={backend.installation}"}
+        )
+        assert len(mine) <= 1
+        if mine:
+            assert mine[0].name == container_name("lou") and mine[0].status == "running"
+        # Either way, a new launch now gives a working server, and still only one.
+        slug, cookie = launch_ready(second, "lou")
+        assert second.get(f"/user/{slug}/api/status", cookie).status_code == 200
+        assert (
+            len(engine_client.containers.list(all=True, filters={"name": container_name("lou")}))
+            == 1
+        )
+    finally:
+        if second is not None:
+            second.close()
+        first.close()
+
+
+def test_a_network_that_lets_containers_talk_is_refused(
+    workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
+) -> None:
+    from sidecar.config import DockerSettings
+
+    network = engine_client.networks.create("nextpyter-open-test", driver="bridge")
+    try:
+        files = workdir / "netdata" / "max" / "files"
+        files.mkdir(parents=True)
+        backend = DockerBackend(
+            DockerSettings(image=docker_engine[1], network="nextpyter-open-test"),
+            workdir / "netrun",
+            client=engine_client,
+        )
+        spec = ServerSpec("max", "max", "default", files, "s" * 40, image=docker_engine[1])
+        with pytest.raises(BackendError, match="lets containers reach each other"):
+            backend.start(spec)
+        assert not engine_client.containers.list(all=True, filters={"name": "nextpyter-max"})
+    finally:
+        network.remove()
+
+
+def test_an_unreachable_engine_is_a_clear_failure(
+    workdir: Path, docker_engine: tuple[Any, str]
+) -> None:
+    from sidecar.config import DockerSettings
+
+    files = workdir / "gone" / "ned" / "files"
+    files.mkdir(parents=True)
+    client = docker.DockerClient(base_url=f"unix://{workdir}/no-engine.sock", version="1.41")
+    backend = DockerBackend(DockerSettings(image="x"), workdir / "gone-run", client=client)
+    with pytest.raises(BackendError, match="cannot reach its Docker engine"):
+        backend.status("ned")
+    with pytest.raises(BackendError, match="cannot reach its Docker engine"):
+        backend.start(ServerSpec("ned", "ned", "default", files, "s" * 40, image="x"))
