@@ -1,0 +1,352 @@
+"""NextPyter benchmark, docker backend: launch time against a bare container start, and many
+users launching at once.
+
+Run with ``make bench`` (after the local-backend benchmark) or ``python bench/bench_docker.py``
+(``--quick`` for a smoke run). As root: it starts its own dockerd (see sidecar/devdocker.py),
+Redis, the sidecar with the docker backend, and the gateway, and stops them by pid.
+
+- Floor: the same container the backend would create (``build_container_spec``, the very
+  same arguments: image, command, mounts, limits, hardening), created and started with one
+  SDK call and polled over its unix socket every 5 ms until Jupyter answers. What remains
+  between it and a launch is NextPyter's: token, Redis, lock, engine calls, events, gateway.
+- Launch: token POST to the sidecar through the gateway, the server-sent events to
+  ``ready``, then the first 200 from the server's ``api/status`` through the gateway with
+  the session cookie (as bench.py does for the local backend).
+- Floor and launch runs alternate (ABBA), so noise from elsewhere hits both alike.
+- Concurrency: N users (20) post their launch tokens at the same moment; the total time
+  until the last has its first 200 through the gateway, each user's time, and failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import requests
+
+# Run as a script, this directory is first on sys.path: bench is bench/bench.py.
+from bench import (
+    POLL_INTERVAL,
+    BenchError,
+    Gateway,
+    LaunchRun,
+    Log,
+    summarize,
+    versions,
+)
+from sidecar import devdocker, devstack
+from sidecar.config import DockerSettings
+from sidecar.devkeys import load_key
+from sidecar.runtime import ServerSpec
+from sidecar.runtime.docker_backend import (
+    SOCKET,
+    DockerBackend,
+    build_container_spec,
+)
+from sidecar.runtime.sockets import get_over_socket
+from sidecar.slugs import slug_for
+
+REPO = devstack.REPO
+DEFAULT_OUTPUT = REPO / "bench" / "results-docker.json"
+TARGET_OVERHEAD_MS = 300.0
+UID = 33
+USER_ID = "bench"
+START_TIMEOUT = 90.0
+
+
+@dataclass
+class DockerStack:
+    workdir: Path
+    env: dict[str, str]
+    sidecar: devstack.Service
+    gateway: devstack.Service
+    backend: DockerBackend
+    key: Any
+    data: Path
+    image: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.gateway.address}"
+
+    def user(self, user_id: str) -> Path:
+        files = devstack.make_user(self.data, user_id, {"bench.ipynb": "{}"})
+        for path in (files.parent, files, *files.iterdir()):
+            os.chown(path, UID, UID)
+        return files
+
+
+@contextlib.contextmanager
+def docker_stack(workdir: Path, log: Log) -> Iterator[DockerStack]:
+    services: list[devstack.Service] = []
+    engine = devdocker.start_engine()
+    client = engine.client()
+    backend: DockerBackend | None = None
+    try:
+        log("building (or finding) the Jupyter image")
+        image = devdocker.jupyter_image(client)
+        redis = devstack.start_redis(workdir / "redis")
+        services.append(redis)
+        pem, jwks = devstack.make_keys(workdir)
+        data = workdir / "data"
+        data.mkdir()
+        env = devstack.sidecar_env(
+            workdir,
+            redis.address,
+            data,
+            jwks,
+            NEXTPYTER_BACKEND="docker",
+            NEXTPYTER_DOCKER_IMAGE=image,
+            NEXTPYTER_CULL_INTERVAL="0",
+            DOCKER_HOST=engine.url,
+        )
+        sidecar = devstack.start_sidecar(workdir, env)
+        services.append(sidecar)
+        gateway = devstack.start_gateway(workdir, sidecar.address)
+        services.append(gateway)
+        backend = DockerBackend(
+            DockerSettings(image=image), Path(env["NEXTPYTER_RUNTIME_DIR"]), client
+        )
+        yield DockerStack(workdir, env, sidecar, gateway, backend, load_key(pem), data, image)
+    finally:
+        for service in reversed(services):
+            service.stop()
+        for container in client.containers.list(all=True):
+            container.remove(force=True)
+        client.close()
+        engine.stop()
+
+
+def floor_run(stack: DockerStack, files: Path, index: int) -> float:
+    """Seconds from the create call to Jupyter's first answer, for the backend's own
+    container arguments started with bare SDK calls (no sidecar, no gateway)."""
+    client = stack.backend.client
+    slug = f"floor-{index}"
+    run_dir = stack.workdir / "floor" / slug
+    run_dir.mkdir(parents=True, mode=0o711)
+    secret = secrets.token_urlsafe(32)
+    (run_dir / "gateway-secret").write_text(secret)
+    os.chown(run_dir / "gateway-secret", UID, UID)
+    os.chmod(run_dir / "gateway-secret", 0o600)
+    os.chown(run_dir, UID, UID)
+    spec = ServerSpec(USER_ID, slug, "default", files, secret, image=stack.image)
+    arguments = build_container_spec(
+        spec, stack.backend.settings, run_dir, stack.backend.share_dir, "bench-floor", time.time()
+    )
+    sock = run_dir / SOCKET
+    started = time.perf_counter()
+    container = client.containers.run(**arguments)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if sock.exists():
+                with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):
+                    if get_over_socket(sock, f"/user/{slug}/api/status", 10, secret)[0] == 200:
+                        break
+            if time.monotonic() > deadline:
+                raise BenchError(f"the floor container never answered: {container.logs()[-500:]!r}")
+            time.sleep(POLL_INTERVAL)
+        return time.perf_counter() - started
+    finally:
+        container.remove(force=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def measure_launches(stack: DockerStack, runs: int, log: Log) -> dict[str, Any]:
+    files = stack.user(USER_ID)
+    slug = slug_for(USER_ID)
+    gateway = Gateway(stack.url, stack.key, USER_ID)
+    floor: list[float] = []
+    cold: list[LaunchRun] = []
+    warm: list[LaunchRun] = []
+    try:
+        floor_run(stack, files, 0)  # warm-up: page cache, first engine calls
+        gateway.launch(cold=True)
+        stack.backend.stop(slug)
+        for index in range(1, runs + 1):
+            order = ("floor", "launch") if index % 4 in (1, 0) else ("launch", "floor")
+            for kind in order:
+                if kind == "floor":
+                    floor.append(floor_run(stack, files, index))
+                    continue
+                if stack.backend.status(slug) is not None:
+                    raise BenchError("the user's server still runs: this would not be cold")
+                cold.append(gateway.launch(cold=True)[0])
+                warm.append(gateway.launch(cold=False)[0])
+                if not stack.backend.stop(slug):
+                    raise BenchError("the launched server was not there when stopped")
+            log(
+                f"  run {index}/{runs}: floor {floor[-1] * 1000:.0f} ms, "
+                f"launch {cold[-1].seconds * 1000:.0f} ms, warm {warm[-1].seconds * 1000:.0f} ms"
+            )
+    finally:
+        gateway.close()
+    floor_ms = [s * 1000 for s in floor]
+    cold_ms = [r.seconds * 1000 for r in cold]
+    overhead = statistics.median(cold_ms) - statistics.median(floor_ms)
+    phase_names = list(dict.fromkeys(name for r in cold for name in r.phases_ms))
+    launch = summarize(cold_ms)
+    launch["to_ready_event"] = summarize([r.ready_seconds * 1000 for r in cold])
+    launch["phases_median_ms"] = {
+        name: round(statistics.median(r.phases_ms[name] for r in cold if name in r.phases_ms), 1)
+        for name in phase_names
+    }
+    return {
+        "floor": summarize(floor_ms),
+        "launch": launch,
+        "warm_launch": summarize([r.seconds * 1000 for r in warm]),
+        "overhead_median_ms": round(overhead, 1),
+        "overhead_paired_median_ms": round(
+            statistics.median(c - f for c, f in zip(cold_ms, floor_ms, strict=True)), 1
+        ),
+        "ratio_median": round(statistics.median(cold_ms) / statistics.median(floor_ms), 3),
+        "target_overhead_ms": TARGET_OVERHEAD_MS,
+        "target_met": overhead <= TARGET_OVERHEAD_MS,
+    }
+
+
+def measure_concurrency(stack: DockerStack, users: int, log: Log) -> dict[str, Any]:
+    """``users`` users post their launch tokens at the same moment."""
+    names = [f"crowd-{i:02d}" for i in range(users)]
+    for name in names:
+        stack.user(name)
+    barrier = threading.Barrier(users)
+    results: dict[str, float] = {}
+    failures: dict[str, str] = {}
+
+    def one(name: str) -> None:
+        gateway = Gateway(stack.url, stack.key, name)
+        try:
+            barrier.wait(30)
+            results[name] = gateway.launch(cold=True)[0].seconds * 1000
+        except (BenchError, requests.RequestException, threading.BrokenBarrierError) as error:
+            failures[name] = str(error)[:300]
+        finally:
+            gateway.close()
+
+    threads = [threading.Thread(target=one, args=(name,)) for name in names]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(START_TIMEOUT * 3)
+    total = (time.perf_counter() - started) * 1000
+    running = len([s for s in stack.backend.list() if s.slug.startswith("crowd-")])
+    log(f"  {len(results)} of {users} ready in {total:.0f} ms, {len(failures)} failed")
+    for name in names:
+        stack.backend.stop(slug_for(name))
+    return {
+        "users": users,
+        "total_ms": round(total, 1),
+        "each": summarize(list(results.values())) if results else {},
+        "failures": len(failures),
+        "failure_messages": failures,
+        "containers_running_after": running,
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    launch, crowd, v = result["launches"], result["concurrency"], result["versions"]
+    cold = launch["launch"]
+
+    def row(label: str, stats: dict[str, Any]) -> str:
+        return (
+            f"{label:<48}{stats['median_ms']:>10.0f}{stats['p95_ms']:>10.0f}"
+            f"{stats['min_ms']:>10.0f}{stats['max_ms']:>10.0f}"
+        )
+
+    lines = [
+        f"NextPyter benchmark, docker backend  {result['date']}  commit {v.get('commit', '?')}",
+        f"  {v['cpus']} CPUs, Docker engine {result['engine']}, image {result['image']}",
+        "",
+        f"{'Cold start (' + str(result['runs']) + ' runs each, interleaved)':<48}"
+        f"{'median':>10}{'p95':>10}{'min':>10}{'max':>10}",
+        row("floor: same container, bare SDK run -> answer", launch["floor"]),
+        row("launch: token POST -> first 200 via gateway", cold),
+        row("  of which token POST -> ready event", cold["to_ready_event"]),
+        row("warm launch: token POST -> ready event", launch["warm_launch"]),
+        "",
+        f"  overhead (launch median - floor median) {launch['overhead_median_ms']:>8.0f} ms"
+        f"   (median of paired runs: {launch['overhead_paired_median_ms']:.0f} ms)",
+        f"  ratio launch / floor (medians)          {launch['ratio_median']:>8.2f}",
+        f"  target: overhead <= {launch['target_overhead_ms']:.0f} ms at the median: "
+        + ("MET" if launch["target_met"] else "NOT MET"),
+        "  where a cold launch's time goes (medians):",
+        *(f"    {name:<48}{ms:>8.1f} ms" for name, ms in cold["phases_median_ms"].items()),
+        "",
+        f"{crowd['users']} users launching at once: all ready after {crowd['total_ms']:.0f} ms, "
+        f"{crowd['failures']} failures",
+    ]
+    if crowd["each"]:
+        lines.append(row("  each user's launch -> first 200", crowd["each"]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=10, help="cold starts of each kind (10)")
+    parser.add_argument("--users", type=int, default=20, help="simultaneous launches (20)")
+    parser.add_argument("--quick", action="store_true", help="3 runs, 5 users")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.users = 3, 5
+    workdir = Path(tempfile.mkdtemp(prefix="nextpyter-bench-docker-"))
+    began = time.monotonic()
+
+    def log(message: str) -> None:
+        print(f"[{time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    try:
+        with docker_stack(workdir, log) as stack:
+            engine = stack.backend.client.version().get("Version", "?")
+            log(f"cold starts: 1 warm-up + {args.runs} runs of floor and launch, interleaved")
+            launches = measure_launches(stack, args.runs, log)
+            log(f"{args.users} users at once")
+            concurrency = measure_concurrency(stack, args.users, log)
+            image = stack.image
+    except (
+        BenchError,
+        devstack.ServiceError,
+        devdocker.DevDockerError,
+        docker.errors.DockerException,
+        requests.RequestException,
+        OSError,
+    ) as error:
+        log(f"benchmark failed: {error}; files kept in {workdir}")
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "engine": engine,
+        "image": image,
+        "runs": args.runs,
+        "launches": launches,
+        "concurrency": concurrency,
+        "elapsed_s": round(time.monotonic() - began, 1),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(report(result))
+    print(f"\n(results in {args.output}; took {result['elapsed_s']:.0f} s)")
+    return 0 if concurrency["failures"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
