@@ -309,7 +309,7 @@ def launch_phases(
     if queued is not None and starting:
         phases["queued -> spawn begins (thread, lock)"] = starting[0] - queued
     if len(starting) > 1:
-        phases["spawn (dirs, Popen, state file)"] = starting[-1] - starting[0]
+        phases["spawn (backend.start: a process, or create+start)"] = starting[-1] - starting[0]
     if starting and ready_at is not None:
         phases[BOOT_PHASE] = ready_at - starting[-1]
     if ready_at is not None:

@@ -220,11 +220,38 @@ def measure_launches(stack: DockerStack, runs: int, log: Log) -> dict[str, Any]:
     }
 
 
+def concurrent_floor(stack: DockerStack, users: int, files: Path) -> float:
+    """Milliseconds until ``users`` bare container runs started at once all answer: what
+    the machine itself needs to boot that many servers side by side."""
+    barrier = threading.Barrier(users)
+    errors: list[str] = []
+
+    def one(index: int) -> None:
+        try:
+            barrier.wait(30)
+            floor_run(stack, files, 1000 + index)
+        except (BenchError, docker.errors.DockerException, threading.BrokenBarrierError) as error:
+            errors.append(str(error)[:300])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(users)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(START_TIMEOUT * 3)
+    if errors:
+        raise BenchError(f"the concurrent floor failed: {errors[0]}")
+    return (time.perf_counter() - started) * 1000
+
+
 def measure_concurrency(stack: DockerStack, users: int, log: Log) -> dict[str, Any]:
-    """``users`` users post their launch tokens at the same moment."""
+    """``users`` users post their launch tokens at the same moment, against as many bare
+    container runs at once (the floor), in alternation."""
     names = [f"crowd-{i:02d}" for i in range(users)]
     for name in names:
         stack.user(name)
+    floor_ms = concurrent_floor(stack, users, stack.user(USER_ID))
+    log(f"  floor: {users} bare container runs at once all answered after {floor_ms:.0f} ms")
     barrier = threading.Barrier(users)
     results: dict[str, float] = {}
     failures: dict[str, str] = {}
@@ -252,6 +279,8 @@ def measure_concurrency(stack: DockerStack, users: int, log: Log) -> dict[str, A
         stack.backend.stop(slug_for(name))
     return {
         "users": users,
+        "floor_total_ms": round(floor_ms, 1),
+        "ratio": round(total / floor_ms, 3),
         "total_ms": round(total, 1),
         "each": summarize(list(results.values())) if results else {},
         "failures": len(failures),
@@ -291,6 +320,8 @@ def report(result: dict[str, Any]) -> str:
         "",
         f"{crowd['users']} users launching at once: all ready after {crowd['total_ms']:.0f} ms, "
         f"{crowd['failures']} failures",
+        f"  floor: {crowd['users']} bare container runs at once, all answering after "
+        f"{crowd['floor_total_ms']:.0f} ms; ratio {crowd['ratio']:.2f}",
     ]
     if crowd["each"]:
         lines.append(row("  each user's launch -> first 200", crowd["each"]))

@@ -17,7 +17,7 @@ from .config import Settings, load_settings
 from .culler import Culler
 from .dynconfig import ConfigStore
 from .launches import Launcher
-from .runtime import Backend, make_backend
+from .runtime import Backend, BackendError, make_backend
 from .sessions import SessionCookies
 from .store import LaunchEvents, RedisJtiStore, connect
 from .tokens import KeySet, LaunchTokenVerifier
@@ -98,7 +98,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
     svc = build_services(settings, **overrides)
     app.extensions["nextpyter"] = svc
-    svc.backend.reconcile()
+    try:
+        svc.backend.reconcile()
+    except BackendError as error:  # the engine is down: start anyway, say so, retry later
+        log.error("could not reconcile the %s backend at start: %s", settings.backend, error)
     if settings.cull_interval:
         Culler(svc.backend, svc.redis, svc.config, settings.secret_key).start(
             settings.cull_interval

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import ipaddress
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -76,6 +78,8 @@ class Engine:
     data_root: Path
     options: list[str] = field(default_factory=list)
     lock: IO[str] | None = None
+    tls_url: str = ""  # tcp://127.0.0.1:<port> when started with TLS
+    cert_path: Path | None = None  # the client's ca.pem, cert.pem, key.pem
 
     @property
     def url(self) -> str:
@@ -126,10 +130,85 @@ def _stop_stale(pidfile: Path, data_root: Path) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def make_certificates(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate authority, a server certificate for ``host`` and a client certificate,
+    as Docker's TLS mode wants them: returns (server dir, client dir), each with
+    ``ca.pem``, ``cert.pem`` and ``key.pem`` (the client dir is a ``DOCKER_CERT_PATH``)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("NextPyter test engine CA"))
+        .issuer_name(name("NextPyter test engine CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    def issue(common: str, usage: x509.ObjectIdentifier, san: bool) -> tuple[bytes, bytes]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(common))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+                critical=False,
+            )
+        cert = builder.sign(ca_key, hashes.SHA256())
+        return cert.public_bytes(serialization.Encoding.PEM), key_pem(key)
+
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+    parts = {
+        "server": issue(host, ExtendedKeyUsageOID.SERVER_AUTH, True),
+        "client": issue("nextpyter-sidecar", ExtendedKeyUsageOID.CLIENT_AUTH, False),
+    }
+    for kind, (cert, key) in parts.items():
+        folder = directory / kind
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (folder / "ca.pem").write_bytes(ca_pem)
+        (folder / "cert.pem").write_bytes(cert)
+        fd = os.open(folder / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+    return directory / "server", directory / "client"
+
+
 def start_engine(
-    data_root: Path | None = None, extra_options: list[str] | None = None, timeout: float = 60
+    data_root: Path | None = None,
+    extra_options: list[str] | None = None,
+    timeout: float = 60,
+    tls_port: int | None = None,
 ) -> Engine:
-    """Start a private dockerd (as root); its data root outlives it, so images stay."""
+    """Start a private dockerd (as root); its data root outlives it, so images stay. With
+    ``tls_port`` it also listens on 127.0.0.1:``tls_port`` with TLS, requiring client
+    certificates (``engine.tls_url`` and ``engine.cert_path``), as Docker-in-Docker does."""
     dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
     if not Path(dockerd).exists():
         raise DevDockerError("dockerd is not installed (Debian's docker.io; run `make deps`)")
@@ -150,7 +229,17 @@ def start_engine(
     )
     socket = exec_root / "docker.sock"
     log = data_root.parent / f"{data_root.name}.log"
-    options = extra_options or []
+    options = list(extra_options or [])
+    cert_path = None
+    if tls_port:
+        server, cert_path = make_certificates(exec_root / "tls")
+        options += [
+            f"--host=tcp://127.0.0.1:{tls_port}",
+            "--tlsverify",
+            f"--tlscacert={server / 'ca.pem'}",
+            f"--tlscert={server / 'cert.pem'}",
+            f"--tlskey={server / 'key.pem'}",
+        ]
     command = [
         dockerd,
         f"--data-root={data_root}",
@@ -173,6 +262,8 @@ def start_engine(
             start_new_session=True,
         )
     engine = Engine(socket, process, log, exec_root, data_root, options, lock)
+    if tls_port and cert_path:
+        engine.tls_url, engine.cert_path = f"tcp://127.0.0.1:{tls_port}", cert_path
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

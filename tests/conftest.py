@@ -156,13 +156,12 @@ class Stack:
         DockerBackend on the stack's engine)."""
         if self.env.get("NEXTPYTER_BACKEND") == "docker":
             if self._docker_backend is None:
-                import docker
-
-                from sidecar.runtime.docker_backend import DockerBackend
+                from sidecar.runtime.docker_backend import DockerBackend, connect_engine
 
                 settings = load_settings(self.env).docker
                 assert settings is not None
-                client = docker.DockerClient(base_url=self.env["DOCKER_HOST"], version="auto")
+                # As the sidecar finds its engine: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH.
+                client = connect_engine(self.env)
                 self._docker_backend = DockerBackend(
                     settings, Path(self.env["NEXTPYTER_RUNTIME_DIR"]), client=client
                 )
@@ -296,8 +295,9 @@ def failing_stack(
 
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[tuple[Any, str]]:
-    """A private Docker engine (Debian's dockerd, on its own socket and data root) and the
-    Jupyter image built on it from debootstrap and pip wheels (once per machine)."""
+    """A private Docker engine (Debian's dockerd, on its own unix socket and data root, and
+    on a loopback TCP port with TLS and client certificates, as Docker-in-Docker serves) and
+    the Jupyter image built on it from debootstrap and pip wheels (once per machine)."""
     require("dockerd")
     require("debootstrap")
     if os.geteuid() != 0:
@@ -307,7 +307,7 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
         pytest.skip(message)
     from sidecar import devdocker
 
-    engine = devdocker.start_engine()
+    engine = devdocker.start_engine(tls_port=devstack.free_port())
     try:
         client = engine.client()
         image = devdocker.jupyter_image(client)

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.tls
 import pytest
 import redis as redis_lib
 import requests
 import websocket
 
+from sidecar import devdocker
 from sidecar.dynconfig import CONFIG_KEY
 from sidecar.runtime import BackendError, ServerSpec
 from sidecar.runtime.docker_backend import LABEL, DockerBackend, container_name
@@ -45,6 +47,8 @@ def dstack(
     signing_key: Any,
     docker_engine: tuple[Any, str],
 ) -> Iterator[Stack]:
+    """The sidecar reaches the engine over TCP with TLS and a client certificate, as it
+    reaches Docker-in-Docker in production."""
     engine, image = docker_engine
     running = start_stack(
         workdir / "docker",
@@ -54,7 +58,11 @@ def dstack(
         NEXTPYTER_BACKEND="docker",
         NEXTPYTER_DOCKER_IMAGE=image,
         NEXTPYTER_CULL_INTERVAL="0",
-        DOCKER_HOST=engine.url,
+        DOCKER_HOST=engine.tls_url,
+        DOCKER_TLS_VERIFY="1",
+        DOCKER_CERT_PATH=str(engine.cert_path),
+        # Set on many machines (this one too); it must not replace the engine's CA.
+        REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt",
     )
     yield running
     running.close()
@@ -591,3 +599,45 @@ def test_an_unreachable_engine_is_a_clear_failure(
         backend.status("ned")
     with pytest.raises(BackendError, match="cannot reach its Docker engine"):
         backend.start(ServerSpec("ned", "ned", "default", files, "s" * 40, image="x"))
+
+
+def test_the_tls_engine_requires_our_client_certificate(
+    workdir: Path, docker_engine: tuple[Any, str]
+) -> None:
+    engine = docker_engine[0]
+    certs = engine.cert_path
+    url = engine.tls_url.replace("tcp://", "https://")
+
+    def client(ca: Path, cert: tuple[str, str] | None) -> docker.DockerClient:
+        tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=str(ca), verify=True)
+        made = docker.DockerClient(base_url=url, tls=tls, version="1.41", timeout=10)
+        made.api.trust_env = False  # this machine sets REQUESTS_CA_BUNDLE, as many do
+        return made
+
+    ours = client(certs / "ca.pem", (str(certs / "cert.pem"), str(certs / "key.pem")))
+    assert ours.ping() is True
+    ours.close()
+    _, other = devdocker.make_certificates(workdir / "other-ca")
+    refused = [
+        client(certs / "ca.pem", None),  # no client certificate
+        client(certs / "ca.pem", (str(other / "cert.pem"), str(other / "key.pem"))),  # not ours
+    ]
+    for attempt in refused:
+        with pytest.raises((requests.exceptions.SSLError, requests.ConnectionError)):
+            attempt.ping()
+        attempt.close()
+    # A client that does not know our CA refuses the engine (no silent trust).
+    with pytest.raises(requests.exceptions.SSLError):
+        client(other / "ca.pem", (str(other / "cert.pem"), str(other / "key.pem"))).ping()
+    # The backend reports a failed handshake as an unreachable engine, with a message.
+    files = workdir / "tls-users" / "pat" / "files"
+    files.mkdir(parents=True)
+    from sidecar.config import DockerSettings
+
+    backend = DockerBackend(
+        DockerSettings(image="x"),
+        workdir / "tls-run",
+        client=client(certs / "ca.pem", None),
+    )
+    with pytest.raises(BackendError, match="cannot reach its Docker engine"):
+        backend.status("pat")

@@ -42,13 +42,15 @@ import hashlib
 import os
 import posixpath
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import docker
+import docker.constants
 import docker.errors
 import requests
 from docker.models.containers import Container
@@ -71,6 +73,39 @@ SHARE_PACKAGE = "nextpyter_jupyter"
 # A container younger than this that has not started may be a start under way elsewhere.
 ORPHAN_GRACE = 30.0
 STATE_CHECK_EVERY = 0.25  # while waiting for a server: how often to ask the engine about it
+
+
+MIN_API_VERSION = "1.41"  # Docker Engine 20.10, the oldest engine NextPyter supports
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def connect_engine(environment: Mapping[str, str] | None = None) -> docker.DockerClient:
+    """A client for the engine that Docker's own variables name (``DOCKER_HOST``,
+    ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``), speaking the newest API version that both
+    it and the engine know.
+
+    requests' own variables are ignored (``trust_env``): ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` would otherwise replace the engine's CA from ``DOCKER_CERT_PATH``
+    with the system's, and no proxy stands between the sidecar and its engine.
+    """
+    probe = docker.from_env(version=MIN_API_VERSION, environment=environment, timeout=10)
+    probe.api.trust_env = False
+    try:
+        server = str(probe.version(api_version=False).get("ApiVersion", MIN_API_VERSION))
+    finally:
+        probe.close()
+    version = min(server, docker.constants.DEFAULT_DOCKER_API_VERSION, key=_version_key)
+    if _version_key(version) < _version_key(MIN_API_VERSION):
+        raise BackendError(
+            f"NextPyter's Docker engine speaks API {server}; it needs {MIN_API_VERSION} or "
+            "newer (Docker Engine 20.10). Ask your administrator to upgrade the engine."
+        )
+    client = docker.from_env(version=version, environment=environment, timeout=60, max_pool_size=64)
+    client.api.trust_env = False
+    return client
 
 
 def container_name(slug: str) -> str:
@@ -212,9 +247,22 @@ class DockerBackend(Backend):
         self.installation = installation_id(self.root)
         self._install_share()
         # One client for every thread: its connection pool lets launches of different users
-        # talk to the engine at once (no lock around engine calls).
-        self.client = client or docker.from_env(version="auto", max_pool_size=64, timeout=60)
+        # talk to the engine at once (no lock around engine calls). Made at first use, so
+        # that the sidecar starts (and says what is wrong) while the engine is down.
+        self._client = client
+        self._client_lock = threading.Lock()
         self._network_checked = False
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    try:
+                        self._client = connect_engine()
+                    except (docker.errors.DockerException, requests.RequestException) as error:
+                        raise _engine_error(error) from None
+        return self._client
 
     # -- files on the engine's host ----------------------------------------------------
     def _install_share(self) -> None:
