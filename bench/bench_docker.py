@@ -53,12 +53,8 @@ from sidecar import devdocker, devstack
 from sidecar.config import DockerSettings
 from sidecar.devkeys import load_key
 from sidecar.runtime import ServerSpec
-from sidecar.runtime.docker_backend import (
-    SOCKET,
-    DockerBackend,
-    build_container_spec,
-)
-from sidecar.runtime.sockets import get_over_socket
+from sidecar.runtime.docker_backend import DockerBackend, build_container_spec
+from sidecar.runtime.sockets import SOCKET, get_over_socket
 from sidecar.slugs import slug_for
 
 REPO = devstack.REPO

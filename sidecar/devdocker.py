@@ -35,6 +35,8 @@ from typing import IO
 import docker
 import docker.errors
 
+from .devstack import terminate
+
 CACHE = Path(os.environ.get("NEXTPYTER_DEV_CACHE", "/var/cache/nextpyter-dev"))
 SUITE = "bookworm"  # its python3 is 3.11, the version the wheels are downloaded for
 PYTHON_VERSION = "3.11"
@@ -93,14 +95,7 @@ class Engine:
         return docker.DockerClient(base_url=self.url, version="auto", timeout=timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process, timeout)
         shutil.rmtree(self.exec_root, ignore_errors=True)
         if self.lock is not None:
             self.lock.close()  # frees the data root for the next engine

@@ -59,12 +59,11 @@ from docker.types import DeviceRequest, LogConfig, Mount
 from ..config import ConfigError, DockerSettings
 from ..slugs import is_slug
 from .base import Backend, BackendError, Server, ServerSpec
-from .sockets import last_activity, wait_answering
+from .sockets import SOCKET, SocketDirs, last_activity, wait_answering
 from .upstream import IDENTITY_CLASS_ENV, SECRET_FILE_ENV, USER_ENV
 
 LABEL = "org.nextpyter."
 NAME_PREFIX = "nextpyter-"
-SOCKET = "jupyter.sock"
 SECRET_FILE = "gateway-secret"
 # Inside a container: the user's socket directory, and NextPyter's Jupyter files (read-only).
 RUN_MOUNT = "/run/nextpyter"
@@ -221,7 +220,7 @@ def _engine_error(error: Exception) -> BackendError:
     return BackendError(f"The Docker engine failed: {error}")
 
 
-class DockerBackend(Backend):
+class DockerBackend(SocketDirs, Backend):
     name = "docker"
     uses_images = True
 
@@ -279,17 +278,6 @@ class DockerBackend(Backend):
             tmp.write_bytes(content)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
-
-    def _dir(self, slug: str) -> Path:
-        if not is_slug(slug):
-            raise BackendError(f"{slug!r} is not a server name")
-        return self.servers_dir / slug
-
-    def socket_path(self, slug: str) -> Path:
-        return self._dir(slug) / SOCKET
-
-    def upstream(self, slug: str) -> str:
-        return f"unix:{self.socket_path(slug)}:"
 
     def _prepare_dir(self, spec: ServerSpec) -> Path:
         directory = self._dir(spec.slug)

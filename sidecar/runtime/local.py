@@ -34,7 +34,7 @@ from typing import Any
 
 from ..slugs import is_slug
 from .base import Backend, BackendError, Server, ServerSpec
-from .sockets import last_activity, wait_answering
+from .sockets import SOCKET, SocketDirs, last_activity, wait_answering
 from .upstream import SECRET_FILE_ENV, USER_ENV
 
 MARKER = "NEXTPYTER_SERVER"
@@ -42,7 +42,6 @@ CONFIG_FILE = Path(__file__).with_name("jupyter_config.py")
 # A process younger than this may belong to a start still under way elsewhere.
 ORPHAN_GRACE = 30.0
 STOP_GRACE = 10.0
-SOCKET = "jupyter.sock"
 SECRET_FILE = "gateway-secret"
 
 
@@ -122,7 +121,7 @@ def build_process_spec(
     return command, env
 
 
-class LocalBackend(Backend):
+class LocalBackend(SocketDirs, Backend):
     name = "local"
 
     def __init__(self, runtime_dir: Path, python: str = ""):
@@ -136,17 +135,6 @@ class LocalBackend(Backend):
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- paths and state ---------------------------------------------------------------
-    def _dir(self, slug: str) -> Path:
-        if not is_slug(slug):
-            raise BackendError(f"{slug!r} is not a server name")
-        return self.servers_dir / slug
-
-    def socket_path(self, slug: str) -> Path:
-        return self._dir(slug) / SOCKET
-
-    def upstream(self, slug: str) -> str:
-        return f"unix:{self.socket_path(slug)}:"
-
     def _read_state(self, slug: str) -> dict[str, Any] | None:
         try:
             data = json.loads((self._dir(slug) / "server.json").read_text())

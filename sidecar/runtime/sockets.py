@@ -11,8 +11,29 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from ..slugs import is_slug
 from .base import BackendError
 from .upstream import HEADER as GATEWAY_HEADER
+
+SOCKET = "jupyter.sock"
+
+
+class SocketDirs:
+    """Backends whose servers listen on ``<servers_dir>/<slug>/jupyter.sock``: the gateway's
+    upstream is derived from the slug alone, with no I/O."""
+
+    servers_dir: Path
+
+    def _dir(self, slug: str) -> Path:
+        if not is_slug(slug):
+            raise BackendError(f"{slug!r} is not a server name")
+        return self.servers_dir / slug
+
+    def socket_path(self, slug: str) -> Path:
+        return self._dir(slug) / SOCKET
+
+    def upstream(self, slug: str) -> str:
+        return f"unix:{self.socket_path(slug)}:"
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
