@@ -8,7 +8,7 @@ APP := nextcloud_app
 STAMP := $(VENV)/.installed
 NPM_STAMP := $(APP)/node_modules/.installed
 
-.PHONY: deps deps-run venv lint test test-fast test-app app-js appstore demo bench clean
+.PHONY: deps deps-run venv lint test test-fast test-app app-js appstore demo demo-docker bench clean
 
 # Debian packages, as command:package pairs: what runs the stack, and what the tests add.
 RUN_DEBS := redis-server:redis-server nginx:nginx
@@ -72,6 +72,11 @@ appstore: app-js
 
 demo: deps-run venv
 	$(BIN)/python -m sidecar.demo
+
+# The same with the docker backend: a private dockerd and an image built here (as root).
+demo-docker: deps-run venv
+	$(call apt_ensure,dockerd:docker.io debootstrap:debootstrap)
+	NEXTPYTER_DEMO_BACKEND=docker $(BIN)/python -m sidecar.demo
 
 # BENCH_ARGS=--quick for a smoke run of both.
 bench: deps-run venv

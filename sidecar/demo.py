@@ -1,4 +1,5 @@
-"""`make demo`: the whole launch path on this machine, with the local backend.
+"""`make demo`: the whole launch path on this machine, with the local backend
+(`make demo-docker`: with the docker backend, on a private Docker engine).
 
 Starts Redis, the sidecar (gunicorn) and the gateway (nginx), makes a demo user
 with a notebook in a data directory laid out like Nextcloud's, and prints one
@@ -13,9 +14,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from . import devstack
+from .runtime import Backend
 from .runtime.local import LocalBackend
+from .slugs import slug_for
 
 WELCOME = {
     "cells": [
@@ -63,8 +67,13 @@ def main() -> None:
     started: list[devstack.Service] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    backend = LocalBackend(workdir / "run")
+    use_docker = os.environ.get("NEXTPYTER_DEMO_BACKEND", "local") == "docker"
+    backend: Backend | None = None if use_docker else LocalBackend(workdir / "run")
+    engine: Any = None
+    extra: dict[str, str] = {}
     try:
+        if use_docker:
+            backend, engine, extra = _docker(workdir, files)
         redis = devstack.start_redis(workdir / "redis")
         started.append(redis)
         env = devstack.sidecar_env(
@@ -76,6 +85,7 @@ def main() -> None:
             # The demo is plain HTTP, possibly reached by an address other than localhost:
             # a Secure cookie would not be sent back. Production keeps the default (true).
             NEXTPYTER_COOKIE_SECURE="false",
+            **extra,
         )
         sidecar = devstack.start_sidecar(workdir, env)
         started.append(sidecar)
@@ -83,27 +93,61 @@ def main() -> None:
         started.append(gateway)
         url = f"http://localhost:{port}/dev/open?user=demo&path=Welcome.ipynb"
         print(
-            "\nNextPyter demo is running (Redis, sidecar, gateway; local backend).\n\n"
+            "\nNextPyter demo is running (Redis, sidecar, gateway; "
+            f"{'docker' if use_docker else 'local'} backend).\n\n"
             f"  Open this URL in a browser on this machine:\n\n    {url}\n\n"
             f"  Files of the demo user: {files}\n"
             f"  Logs: {workdir}/sidecar.log, {workdir}/nginx/logs/, "
-            f"{workdir}/run/servers/<user>/server.log\n\n"
-            "Press Ctrl-C to stop everything.\n",
+            + (
+                f"`docker -H {engine.url} logs nextpyter-{slug_for('demo')}`\n\n"
+                if engine is not None
+                else f"{workdir}/run/servers/<user>/server.log\n\n"
+            )
+            + "Press Ctrl-C to stop everything.\n",
             flush=True,
         )
         stop.wait()
     except KeyboardInterrupt:
         pass
-    except devstack.ServiceError as error:
+    except (devstack.ServiceError, RuntimeError) as error:
         print(f"demo: {error}", file=sys.stderr)
         sys.exit(1)
     finally:
         print("\nstopping…", flush=True)
-        for server in backend.list():
-            backend.stop(server.slug)
+        if backend is not None:
+            for server in backend.list():
+                backend.stop(server.slug)
         for service in reversed(started):
             service.stop()
+        if engine is not None:
+            engine.stop()
         print("stopped.")
+
+
+def _docker(workdir: Path, files: Path) -> tuple[Backend, Any, dict[str, str]]:
+    """A private Docker engine, the Jupyter image (built on first use) and the docker
+    backend's settings; the demo user's files belong to the notebook uid (33)."""
+    from . import devdocker
+    from .config import DockerSettings
+    from .runtime.docker_backend import DockerBackend
+
+    print("starting a private Docker engine…", flush=True)
+    engine = devdocker.start_engine()
+    try:
+        print("building the Jupyter image (the first time takes about a minute)…", flush=True)
+        image = devdocker.jupyter_image(engine.client())
+        for path in (files.parent, files, *files.rglob("*")):
+            os.chown(path, 33, 33)
+        backend = DockerBackend(DockerSettings(image=image), workdir / "run", engine.client())
+    except Exception:
+        engine.stop()
+        raise
+    env = {
+        "NEXTPYTER_BACKEND": "docker",
+        "NEXTPYTER_DOCKER_IMAGE": image,
+        "DOCKER_HOST": engine.url,
+    }
+    return backend, engine, env
 
 
 if __name__ == "__main__":
