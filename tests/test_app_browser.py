@@ -162,6 +162,10 @@ class Site:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
+                if site.name == "nextcloud":
+                    # As Nextcloud sends it with every page (its .htaccess and the nginx
+                    # configuration its documentation gives).
+                    self.send_header("Referrer-Policy", "no-referrer")
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -608,6 +612,8 @@ def test_files_actions_register_and_post_the_token_in_a_new_tab(
         (posted,) = gateway.sent("POST", "/api/v1/launch")
         assert posted.headers["content-type"] == "application/x-www-form-urlencoded"
         assert posted.form() == {"token": [f"{LAUNCH_TOKEN}.314"]}
+        # The sidecar accepts a launch form only with Nextcloud's Origin (not "null").
+        assert posted.headers["origin"] == f"http://127.0.0.1:{nextcloud.port}"
         assert LAUNCH_TOKEN not in tab.url
         assert tab.evaluate("window.opener") is None  # Jupyter cannot reach the Nextcloud tab
         tab.close()

@@ -65,6 +65,14 @@ export function postToken(tab, action, token) {
 		// not ours to change any more: nothing to cut
 	}
 	const owner = doc ?? document
+	// Nextcloud serves its pages with `Referrer-Policy: no-referrer`, which the blank tab
+	// inherits; under it a browser sends `Origin: null` with a form POST, and the sidecar
+	// accepts a launch form only from Nextcloud's origin (its guard against login CSRF).
+	// strict-origin sends the origin (never on an https -> http downgrade) and no path.
+	const policy = owner.createElement('meta')
+	policy.name = 'referrer'
+	policy.content = 'strict-origin'
+	owner.head.append(policy)
 	const form = owner.createElement('form')
 	form.method = 'post'
 	form.action = action
