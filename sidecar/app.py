@@ -19,7 +19,7 @@ from .dynconfig import ConfigStore
 from .launches import Launcher
 from .runtime import Backend, BackendError, make_backend
 from .sessions import SessionCookies
-from .store import LaunchEvents, RedisJtiStore, connect
+from .store import LaunchEvents, RedisJtiStore, connect, spawn_locked
 from .tokens import KeySet, LaunchTokenVerifier
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     svc = build_services(settings, **overrides)
     app.extensions["nextpyter"] = svc
     try:
-        svc.backend.reconcile()
+        svc.backend.reconcile(lambda slug: spawn_locked(svc.redis, slug))
     except BackendError as error:  # the engine is down: start anyway, say so, retry later
         log.error("could not reconcile the %s backend at start: %s", settings.backend, error)
     if settings.cull_interval:

@@ -92,7 +92,22 @@ def admin_main(argv: list[str] | None = None) -> None:
     revoke = token_sub.add_parser("revoke")
     revoke.add_argument("id")
 
+    egress = sub.add_parser(
+        "egress-rules",
+        help="the firewall rules for the Docker engine's host that keep notebook containers "
+        "to the internet (print them as a shell script, or --apply them here, as root)",
+    )
+    egress.add_argument("--apply", action="store_true", help="insert the missing rules now")
+
     args = parser.parse_args(argv)
+    if args.command == "egress-rules":
+        from .runtime import egress as egress_rules
+
+        if args.apply:
+            egress_rules.apply()
+        else:
+            print(egress_rules.shell(), end="")
+        return
     if args.command == "dev-keygen":
         from .devkeys import generate_key
 

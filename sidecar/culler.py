@@ -20,7 +20,7 @@ import redis
 from .dynconfig import ConfigStore, RuntimeConfig
 from .runtime import Backend, Server
 from .sessions import upstream_secret
-from .store import KEY_PREFIX, last_launched, renewing, spawn_lock
+from .store import KEY_PREFIX, last_launched, renewing, spawn_lock, spawn_locked
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Culler:
                 if lock.acquire(blocking=False):  # held until it expires: once per interval
                     # Adopt and clean up as at start too, so an orphan (a process of a
                     # crashed launch) never outlives a culler interval.
-                    self.backend.reconcile()
+                    self.backend.reconcile(lambda slug: spawn_locked(self.client, slug))
                     self.cull_once()
             except Exception:
                 log.exception("culling failed; trying again in %s s", interval)

@@ -36,6 +36,7 @@ import docker
 import docker.errors
 
 from .devstack import terminate
+from .runtime import egress
 
 CACHE = Path(os.environ.get("NEXTPYTER_DEV_CACHE", "/var/cache/nextpyter-dev"))
 SUITE = "bookworm"  # its python3 is 3.11, the version the wheels are downloaded for
@@ -82,6 +83,7 @@ class Engine:
     lock: IO[str] | None = None
     tls_url: str = ""  # tcp://127.0.0.1:<port> when started with TLS
     cert_path: Path | None = None  # the client's ca.pem, cert.pem, key.pem
+    netns: NetNS | None = None  # the engine's own network namespace (isolated engines)
 
     @property
     def url(self) -> str:
@@ -97,6 +99,9 @@ class Engine:
     def stop(self, timeout: float = 30.0) -> None:
         terminate(self.process, timeout)
         shutil.rmtree(self.exec_root, ignore_errors=True)
+        if self.netns is not None:
+            self.netns.remove()
+            self.netns = None
         if self.lock is not None:
             self.lock.close()  # frees the data root for the next engine
             self.lock = None
@@ -195,15 +200,85 @@ def make_certificates(directory: Path, host: str = "127.0.0.1") -> tuple[Path, P
     return directory / "server", directory / "client"
 
 
+@dataclass
+class NetNS:
+    """A network namespace of ours for an engine, joined to this machine by a veth pair:
+    ``host_ip`` (this machine's end, a private address, like a deployment's internal
+    network), ``ns_ip`` (the engine's host), and ``public_ip``, a documentation address
+    (TEST-NET-2) on this machine's end that plays "the internet"."""
+
+    name: str
+    host_if: str
+    host_ip: str
+    ns_ip: str
+    public_ip: str
+
+    @property
+    def enter(self) -> list[str]:
+        return ["nsenter", f"--net=/run/netns/{self.name}"]
+
+    def remove(self) -> None:
+        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
+
+
+def _ip(*args: str) -> None:
+    run = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        raise DevDockerError(f"ip {' '.join(args)} failed: {run.stderr.strip()}")
+
+
+def make_netns(record: Path) -> NetNS:
+    """A new namespace; its name goes to ``record``, so that the next run removes it if
+    this one dies before it can."""
+    with contextlib.suppress(OSError, ValueError):
+        name, host_if = record.read_text().split()
+        NetNS(name, host_if, "", "", "").remove()
+    used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+    subnet = next((n for n in range(16, 250) if f"10.213.{n}." not in used), None)
+    if subnet is None:
+        raise DevDockerError("no free 10.213.x.0/30 subnet for the engine's namespace")
+    tag = f"{os.getpid() % 10000}{subnet}"
+    ns = NetNS(
+        f"npd-{tag}", f"nph{tag}", f"10.213.{subnet}.1", f"10.213.{subnet}.2", "198.51.100.7"
+    )
+    record.write_text(f"{ns.name} {ns.host_if}\n")
+    inner = f"npn{tag}"
+    _ip("netns", "add", ns.name)
+    try:
+        _ip("link", "add", ns.host_if, "type", "veth", "peer", "name", inner)
+        _ip("link", "set", inner, "netns", ns.name)
+        _ip("addr", "add", f"{ns.host_ip}/30", "dev", ns.host_if)
+        _ip("addr", "add", f"{ns.public_ip}/32", "dev", ns.host_if)
+        _ip("link", "set", ns.host_if, "up")
+        _ip("-n", ns.name, "link", "set", "lo", "up")
+        _ip("-n", ns.name, "addr", "add", f"{ns.ns_ip}/30", "dev", inner)
+        _ip("-n", ns.name, "link", "set", inner, "up")
+        _ip("-n", ns.name, "route", "add", "default", "via", ns.host_ip)
+    except DevDockerError:
+        ns.remove()
+        raise
+    return ns
+
+
 def start_engine(
     data_root: Path | None = None,
     extra_options: list[str] | None = None,
     timeout: float = 60,
     tls_port: int | None = None,
+    isolated: bool = False,
 ) -> Engine:
-    """Start a private dockerd (as root); its data root outlives it, so images stay. With
-    ``tls_port`` it also listens on 127.0.0.1:``tls_port`` with TLS, requiring client
-    certificates (``engine.tls_url`` and ``engine.cert_path``), as Docker-in-Docker does."""
+    """Start a private dockerd (as root); its data root outlives it, so images stay.
+
+    With ``tls_port`` it also listens on ``tls_port`` with TLS, requiring client
+    certificates (``engine.tls_url`` and ``engine.cert_path``), as Docker-in-Docker does.
+
+    ``isolated``: the engine runs in a network namespace of its own (``engine.netns``)
+    with its firewall rules on, as an engine's host would (Docker-in-Docker): networks
+    with inter-container traffic off are enforced, and NextPyter's egress rules
+    (runtime/egress.py) are applied. Without it, the engine shares this machine's network
+    and leaves its firewall alone (--iptables=false), so neither is enforced.
+    """
     dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
     if not Path(dockerd).exists():
         raise DevDockerError("dockerd is not installed (Debian's docker.io; run `make deps`)")
@@ -225,25 +300,30 @@ def start_engine(
     socket = exec_root / "docker.sock"
     log = data_root.parent / f"{data_root.name}.log"
     options = list(extra_options or [])
+    netns = make_netns(data_root.parent / f"{data_root.name}.netns") if isolated else None
+    prefix = netns.enter if netns else []
+    address = netns.ns_ip if netns else "127.0.0.1"
+    if netns:
+        options += ["--iptables=true", "--ip-forward=true", "--ip-masq=true"]
+    else:
+        options += ["--iptables=false", "--ip-forward=false", "--ip-masq=false"]
     cert_path = None
     if tls_port:
-        server, cert_path = make_certificates(exec_root / "tls")
+        server, cert_path = make_certificates(exec_root / "tls", host=address)
         options += [
-            f"--host=tcp://127.0.0.1:{tls_port}",
+            f"--host=tcp://{address}:{tls_port}",
             "--tlsverify",
             f"--tlscacert={server / 'ca.pem'}",
             f"--tlscert={server / 'cert.pem'}",
             f"--tlskey={server / 'key.pem'}",
         ]
     command = [
+        *prefix,
         dockerd,
         f"--data-root={data_root}",
         f"--exec-root={exec_root}",
         f"--pidfile={pidfile}",
         f"--host=unix://{socket}",
-        "--iptables=false",
-        "--ip-forward=false",
-        "--ip-masq=false",
         "--bridge=none",
         "--ip6tables=false",
         *options,
@@ -256,9 +336,9 @@ def start_engine(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    engine = Engine(socket, process, log, exec_root, data_root, options, lock)
+    engine = Engine(socket, process, log, exec_root, data_root, options, lock, netns=netns)
     if tls_port and cert_path:
-        engine.tls_url, engine.cert_path = f"tcp://127.0.0.1:{tls_port}", cert_path
+        engine.tls_url, engine.cert_path = f"tcp://{address}:{tls_port}", cert_path
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -269,6 +349,8 @@ def start_engine(
                 client = engine.client(timeout=5)
                 try:
                     if client.ping():
+                        if netns:
+                            egress.apply(prefix=netns.enter)
                         return engine
                 finally:
                     client.close()

@@ -185,6 +185,10 @@ class Launcher:
         """Start or reuse the server (under the user's lock); the launch's last event."""
         publish = self.events.publish
         try:
+            # Again, now under the lock: the folder must still be the user's own (no link
+            # put in its place since the launch was checked).
+            if user_files_dir(self.data_dir, spec.user_id) != spec.files_dir:
+                raise PathRejected("The user's files folder changed during the launch.")
             server = self.backend.status(spec.slug)
             if server is None:
                 publish(launch.id, "starting", "Starting your Jupyter server", percent=30)
@@ -197,10 +201,12 @@ class Launcher:
                 "url": launch.url,
                 "percent": 100,
             }
-        except BackendError as error:
+        except (BackendError, PathRejected) as error:
             log.warning("launch of %s failed: %s", spec.slug, error)
-            with contextlib.suppress(BackendError):
+            try:
                 self.backend.stop(spec.slug)
+            except Exception:  # the failure is reported below; the culler cleans up later
+                log.exception("cleaning up the failed launch of %s", spec.slug)
             return {"state": "failed", "message": str(error)}
         except Exception:
             log.exception("launch of %s failed", spec.slug)

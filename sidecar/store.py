@@ -60,6 +60,11 @@ def spawn_lock(client: redis.Redis, slug: str, wait: float = 0.0) -> Any:
     )
 
 
+def spawn_locked(client: redis.Redis, slug: str) -> bool:
+    """Whether someone holds ``slug``'s spawn lock (a start or a stop is under way)."""
+    return bool(client.exists(f"{KEY_PREFIX}spawn:{slug}"))
+
+
 @contextlib.contextmanager
 def renewing(lock: Any) -> Iterator[None]:
     """Keep a held lock alive for as long as the block runs (a start, a stop)."""

@@ -295,9 +295,10 @@ def failing_stack(
 
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[tuple[Any, str]]:
-    """A private Docker engine (Debian's dockerd, on its own unix socket and data root, and
-    on a loopback TCP port with TLS and client certificates, as Docker-in-Docker serves) and
-    the Jupyter image built on it from debootstrap and pip wheels (once per machine)."""
+    """A private Docker engine (Debian's dockerd, on its own unix socket and data root, in a
+    network namespace of its own with its firewall on and NextPyter's egress rules applied,
+    and on TCP with TLS and client certificates, as Docker-in-Docker serves) and the
+    Jupyter image built on it from debootstrap and pip wheels (once per machine)."""
     require("dockerd")
     require("debootstrap")
     if os.geteuid() != 0:
@@ -307,9 +308,10 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
         pytest.skip(message)
     from sidecar import devdocker
 
-    engine = devdocker.start_engine(tls_port=devstack.free_port())
+    engine = devdocker.start_engine(tls_port=devstack.free_port(), isolated=True)
     try:
         client = engine.client()
+        client.networks.prune()  # networks a killed run left behind
         image = devdocker.jupyter_image(client)
         yield engine, image
         for container in client.containers.list(all=True):

@@ -7,6 +7,8 @@ import contextlib
 import json
 import os
 import signal
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import redis as redis_lib
 import requests
 import websocket
 
-from sidecar import devdocker
+from sidecar import devdocker, devstack
 from sidecar.dynconfig import CONFIG_KEY
 from sidecar.runtime import BackendError, ServerSpec
 from sidecar.runtime.docker_backend import LABEL, DockerBackend, container_name
@@ -282,59 +284,183 @@ def test_every_hardening_setting_reads_back_from_the_running_container(
     assert code == 0 and "NEXTPYTER_USER_ID=eli" in environ and secret not in environ
 
 
+PROBE = """
+import json, os, socket, sys
+def tcp(host, port):
+    s = socket.socket(); s.settimeout(2)
+    try:
+        s.connect((host, port)); return "connected"
+    except OSError as e:
+        return type(e).__name__
+    finally:
+        s.close()
+def unix(path):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(2)
+    try:
+        s.connect(path); return "connected"
+    except OSError as e:
+        return type(e).__name__
+targets = json.loads(sys.argv[1])
+print(json.dumps({
+    "tcp": {name: tcp(host, port) for name, (host, port) in targets["tcp"].items()},
+    "unix": {path: unix(path) for path in targets["unix"]},
+    "exists": {path: os.path.exists(path) for path in targets["exists"]},
+}))
+"""
+
+
+def probe(client: docker.DockerClient, slug: str, **targets: Any) -> dict[str, Any]:
+    targets = {"tcp": {}, "unix": [], "exists": [], **targets}
+    code, output = in_container(
+        client, slug, "/opt/jupyter/bin/python", "-c", PROBE, json.dumps(targets)
+    )
+    assert code == 0, output
+    return dict(json.loads(output))
+
+
+@contextlib.contextmanager
+def listeners(*addresses: tuple[str, int]) -> Iterator[None]:
+    """TCP listeners on this machine (each accepts and closes), for probes to aim at."""
+    sockets = []
+    for host, port in addresses:
+        server = socket.create_server((host, port))
+        server.settimeout(0.2)
+        sockets.append(server)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            for server in sockets:
+                with contextlib.suppress(OSError):
+                    server.accept()[0].close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        for server in sockets:
+            server.close()
+
+
 def test_users_cannot_reach_each_other_the_engine_or_the_sidecar(
-    dstack: Stack, engine_client: docker.DockerClient
+    dstack: Stack, engine_client: docker.DockerClient, docker_engine: tuple[Any, str]
 ) -> None:
+    """On an engine that enforces its firewall (its own network namespace, as
+    Docker-in-Docker is), with NextPyter's egress rules: a notebook reaches the internet
+    and nothing else."""
+    netns = docker_engine[0].netns
     make_user(dstack, "fay", {"secret.txt": "fay's"})
     b_files = make_user(dstack, "gus", {"secret.txt": "gus's"})
     fay, fay_cookie = launch_ready(dstack, "fay")
     gus, _ = launch_ready(dstack, "gus")
-    gus_container = engine_client.containers.get(container_name(gus))
-    gus_ip = next(iter(gus_container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
-    gateway_ip = next(iter(gus_container.attrs["NetworkSettings"]["Networks"].values()))["Gateway"]
-    sidecar_port = int(dstack.sidecar.address.rsplit(":", 1)[1])
-    probe = (
-        "import os, socket, json\n"
-        "def connect(host, port):\n"
-        "    s = socket.socket(); s.settimeout(2)\n"
-        "    try:\n"
-        "        s.connect((host, port)); return 'connected'\n"
-        "    except OSError as e:\n"
-        "        return type(e).__name__\n"
-        "    finally:\n"
-        "        s.close()\n"
-        "def unix(path):\n"
-        "    s = socket.socket(socket.AF_UNIX)\n"
-        "    try:\n"
-        "        s.connect(path); return 'connected'\n"
-        "    except OSError as e:\n"
-        "        return type(e).__name__\n"
-        f"paths = [{str(b_files / 'secret.txt')!r}, '/home/jovyan/work/../../../../'"
-        f" + {str(b_files / 'secret.txt')!r}]\n"
-        "print(json.dumps({\n"
-        "  'files': [os.path.exists(p) for p in paths],\n"
-        "  'own': open('/home/jovyan/work/secret.txt').read(),\n"
-        "  'run': sorted(os.listdir('/run/nextpyter')),\n"
-        f"  'gus_server': [connect({gus_ip!r}, p) for p in (8888, 8000, 80)],\n"
-        f"  'gus_socket': unix('/run/nextpyter/../nextpyter/{gus}/jupyter.sock'),\n"
-        f"  'sidecar': [connect(h, {sidecar_port}) for h in ('127.0.0.1', {gateway_ip!r})],\n"
-        f"  'engine': [unix(p) for p in ('/var/run/docker.sock', '/run/docker.sock',"
-        f" {dstack.env['DOCKER_HOST'][len('unix://') :]!r})],\n"
-        f"  'engine_tcp': [connect({gateway_ip!r}, p) for p in (2375, 2376)],\n"
-        "}))"
+    gus_net = next(
+        iter(
+            engine_client.containers.get(container_name(gus))
+            .attrs["NetworkSettings"]["Networks"]
+            .values()
+        )
     )
-    code, output = python_in(engine_client, fay, probe)
-    assert code == 0, output
-    seen = json.loads(output)
-    assert seen["files"] == [False, False]
-    assert seen["own"] == "fay's"
-    assert seen["run"] == ["jupyter.sock"]
-    assert "connected" not in seen["gus_server"]
-    assert seen["gus_socket"] != "connected"
-    assert "connected" not in seen["sidecar"]
-    assert "connected" not in seen["engine"] and "connected" not in seen["engine_tcp"]
+    # gus serves something on his container's network address.
+    engine_client.containers.get(container_name(gus)).exec_run(
+        ["/opt/jupyter/bin/python", "-m", "http.server", "8000"], user=f"{UID}", detach=True
+    )
+    tls_port = int(dstack.env["DOCKER_HOST"].rsplit(":", 1)[1])
+    port = devstack.free_port()
+    with listeners((netns.host_ip, port), (netns.public_ip, port)):
+        wait_until(
+            lambda: (
+                probe(engine_client, gus, tcp={"self": ("127.0.0.1", 8000)})["tcp"]["self"]
+                == "connected"
+            )
+        )
+        seen = probe(
+            engine_client,
+            fay,
+            tcp={
+                # The internet (a documentation address on this machine plays it).
+                "internet": (netns.public_ip, port),
+                "gus": (gus_net["IPAddress"], 8000),
+                # A private network beside the engine, as the sidecar's, Redis's and
+                # Nextcloud's are in a deployment; and the engine's host itself.
+                "private network": (netns.host_ip, port),
+                "engine tls": (netns.ns_ip, tls_port),
+                "bridge gateway": (gus_net["Gateway"], tls_port),
+                "metadata": ("169.254.169.254", 80),
+            },
+            unix=[
+                "/var/run/docker.sock",
+                "/run/docker.sock",
+                f"/run/nextpyter/../docker/sockets/{gus}.sock",
+                str(docker_engine[0].socket),
+            ],
+            exists=[
+                str(b_files / "secret.txt"),
+                "/home/jovyan/work/../../../" + str(b_files / "secret.txt"),
+                str(dstack.backend.sockets_dir),
+            ],
+        )
+    assert seen["tcp"]["internet"] == "connected"  # outbound access is on by default
+    blocked = {name: result for name, result in seen["tcp"].items() if name != "internet"}
+    assert "connected" not in blocked.values(), blocked
+    assert "connected" not in seen["unix"].values(), seen["unix"]
+    assert not any(seen["exists"].values()), seen["exists"]
+    code, own = in_container(engine_client, fay, "cat", "/home/jovyan/work/secret.txt")
+    assert (code, own) == (0, "fay's")
     # And through the gateway, fay's cookie does not open gus's server.
     assert dstack.get(f"/user/{gus}/api/contents", fay_cookie).status_code == 403
+
+
+def test_without_outbound_access_a_notebook_has_no_network(
+    workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
+) -> None:
+    from sidecar.config import DockerSettings
+
+    engine, image = docker_engine
+    files = workdir / "offline" / "ola" / "files"
+    files.mkdir(parents=True)
+    os.chown(files, UID, UID)
+    backend = DockerBackend(
+        DockerSettings(image=image, outbound=False), workdir / "offline-run", client=engine_client
+    )
+    backend.start(ServerSpec("ola", "ola", "default", files, "s" * 40, image=image))
+    try:
+        backend.wait_ready("ola", 60)
+        container = engine_client.containers.get(container_name("ola"))
+        assert container.attrs["HostConfig"]["NetworkMode"] == "none"
+        port = devstack.free_port()
+        with listeners((engine.netns.public_ip, port)):
+            seen = probe(engine_client, "ola", tcp={"internet": (engine.netns.public_ip, port)})
+        assert seen["tcp"]["internet"] != "connected"
+        code, interfaces = in_container(engine_client, "ola", "cat", "/proc/net/dev")
+        assert code == 0 and [
+            line.split(":")[0].strip() for line in interfaces.splitlines()[2:]
+        ] == ["lo"]
+    finally:
+        backend.stop("ola")
+
+
+def test_a_notebook_cannot_redirect_the_gateway(
+    dstack: Stack, engine_client: docker.DockerClient, docker_engine: tuple[Any, str]
+) -> None:
+    """The notebook may write its socket directory; replacing its socket by a symlink to
+    another socket of the host (the engine's, say) must not move where the gateway goes."""
+    make_user(dstack, "pia")
+    slug, cookie = launch_ready(dstack, "pia")
+    code, output = python_in(
+        engine_client,
+        slug,
+        "import os\n"
+        "os.unlink('/run/nextpyter/jupyter.sock')\n"
+        f"os.symlink({str(docker_engine[0].socket)!r}, '/run/nextpyter/jupyter.sock')\n"
+        "print(os.readlink('/run/nextpyter/jupyter.sock'))",
+    )
+    assert code == 0, output
+    answer = dstack.get(f"/user/{slug}/api/status", cookie)
+    assert answer.status_code == 200 and "last_activity" in answer.json()  # Jupyter's, still
+    assert dstack.get(f"/user/{slug}/api/contents", cookie).status_code == 200
 
 
 def test_the_memory_limit_kills_the_kernel_not_the_server(
@@ -360,7 +486,7 @@ def test_the_memory_limit_kills_the_kernel_not_the_server(
     finally:
         kernel.close()
     assert "survived" not in result["stdout"]
-    assert "restarting" in result["states"] or "dead" in result["states"] or not result["status"]
+    assert "restarting" in result["states"] or "dead" in result["states"], result
     # The server lives on and says the kernel died; the container was not killed.
     container = engine_client.containers.get(container_name(slug))
     assert container.status == "running"
@@ -418,21 +544,61 @@ def test_stop_removes_the_container_and_its_socket(
 
 
 def test_launches_of_different_users_run_at_once(
-    dstack: Stack, engine_client: docker.DockerClient
+    dstack: Stack, engine_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    users = [f"par{i}" for i in range(6)]
-    for user in users:
+    """No lock around engine calls: two users' starts are inside the engine at the same
+    moment (each create waits for the other at a barrier; a global lock would make the
+    barrier time out). Then six launches at once through the gateway all succeed."""
+    from docker.models.containers import ContainerCollection
+
+    backend: DockerBackend = dstack.backend
+    barrier = threading.Barrier(2, timeout=20)
+    create = ContainerCollection.create
+
+    def create_together(self: Any, *args: Any, **kwargs: Any) -> Any:
+        barrier.wait()
+        return create(self, *args, **kwargs)
+
+    monkeypatch.setattr(ContainerCollection, "create", create_together)
+    users = ["duo-a", "duo-b"]
+    errors: list[BaseException] = []
+
+    def start(user: str) -> None:
+        try:
+            files = make_user(dstack, user)
+            spec = ServerSpec(user, user, "default", files, "s" * 40, image=backend_image(dstack))
+            backend.start(spec)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    monkeypatch.undo()
+    try:
+        assert not errors and not barrier.broken, errors
+        for user in users:
+            assert backend.wait_ready(user, 60).state == "running"
+    finally:
+        for user in users:
+            backend.stop(user)
+
+    crowd = [f"par{i}" for i in range(6)]
+    for user in crowd:
         make_user(dstack, user)
-    launches = [dstack.launch(user)[1] for user in users]
-    for launch in launches:
-        assert dstack.wait(launch)["state"] == "ready"
-    started = sorted(
-        engine_client.containers.get(container_name(launch["slug"])).attrs["State"]["StartedAt"]
-        for launch in launches
-    )
-    assert len(started) == 6
-    for launch in launches:
-        dstack.backend.stop(launch["slug"])
+    launches = [dstack.launch(user)[1] for user in crowd]
+    try:
+        for launch in launches:
+            assert dstack.wait(launch)["state"] == "ready"
+    finally:
+        for launch in launches:
+            backend.stop(launch["slug"])
+
+
+def backend_image(stack: Stack) -> str:
+    return stack.env["NEXTPYTER_DOCKER_IMAGE"]
 
 
 def test_reconcile_adopts_running_and_removes_dead_and_half_created(
@@ -551,6 +717,10 @@ def test_a_sidecar_killed_mid_launch_leaves_one_container_or_none(
         assert len(mine) <= 1
         if mine:
             assert mine[0].name == container_name("lou") and mine[0].status == "running"
+        # Nothing else of the crash is left on the engine's host either.
+        expected = {"lou"} if mine else set()
+        assert {p.name for p in backend.servers_dir.iterdir()} <= {"lou"}
+        assert {p.name for p in backend.sockets_dir.iterdir()} <= {f"{s}.sock" for s in expected}
         # Either way, a new launch now gives a working server, and still only one.
         slug, cookie = launch_ready(second, "lou")
         assert second.get(f"/user/{slug}/api/status", cookie).status_code == 200

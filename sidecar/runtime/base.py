@@ -8,6 +8,7 @@ restarted, sees every running server and can reach it.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,10 @@ class Backend(abc.ABC):
         """Every server this backend runs."""
 
     @abc.abstractmethod
-    def reconcile(self) -> None:
-        """Adopt what runs, remove what is dead or half-created, leave no orphan."""
+    def reconcile(self, busy: Callable[[str], bool] = lambda slug: False) -> None:
+        """Adopt what runs, remove what is dead or half-created, leave no orphan; leave
+        alone the users for whom ``busy(slug)`` is true (a start or stop holds their
+        spawn lock)."""
 
     @abc.abstractmethod
     def activity(self, slug: str, secret: str) -> float | None:

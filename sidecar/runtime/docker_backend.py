@@ -36,15 +36,15 @@ restarted, reads what it needs.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import hashlib
 import os
 import posixpath
 import shutil
+import stat
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ from docker.types import DeviceRequest, LogConfig, Mount
 from ..config import ConfigError, DockerSettings
 from ..slugs import is_slug
 from .base import Backend, BackendError, Server, ServerSpec
+from .egress import USERS_BRIDGE
 from .sockets import SOCKET, SocketDirs, last_activity, wait_answering
 from .upstream import IDENTITY_CLASS_ENV, SECRET_FILE_ENV, USER_ENV
 
@@ -207,6 +208,18 @@ def _share_files() -> Iterator[tuple[str, bytes]]:
         yield f"{SHARE_PACKAGE}/{module}", runtime.joinpath(module).read_bytes()
 
 
+@contextlib.contextmanager
+def _engine() -> Iterator[None]:
+    """Engine calls: any failure but "no such thing" (NotFound, for the caller to handle)
+    becomes a :class:`BackendError` with a message a person can act on."""
+    try:
+        yield
+    except docker.errors.NotFound:
+        raise
+    except (docker.errors.DockerException, requests.RequestException) as error:
+        raise _engine_error(error) from None
+
+
 def _engine_error(error: Exception) -> BackendError:
     if isinstance(error, requests.ConnectionError | docker.errors.DockerException) and not (
         isinstance(error, docker.errors.APIError)
@@ -238,11 +251,16 @@ class DockerBackend(SocketDirs, Backend):
             )
         self.settings = settings
         self.root = runtime_dir / "docker"
+        # servers/<slug>/: mounted into that user's container (the notebook may write it);
+        # sockets/<slug>.sock: our hard link to its server's socket, what the gateway uses.
         self.servers_dir = self.root / "servers"
+        self.sockets_dir = self.root / "sockets"
         self.share_dir = self.root / "share"
         self.servers_dir.mkdir(parents=True, exist_ok=True)
+        self.sockets_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)  # noqa: S103 - holds no secret; containers mount share/
         os.chmod(self.servers_dir, 0o711)  # noqa: S103 - traverse only, no listing
+        os.chmod(self.sockets_dir, 0o711)  # noqa: S103 - the gateway opens the links
         self.installation = installation_id(self.root)
         self._install_share()
         # One client for every thread: its connection pool lets launches of different users
@@ -251,6 +269,9 @@ class DockerBackend(SocketDirs, Backend):
         self._client = client
         self._client_lock = threading.Lock()
         self._network_checked = False
+
+    def socket_path(self, slug: str) -> Path:
+        return self.sockets_dir / f"{self._dir(slug).name}.sock"
 
     @property
     def client(self) -> docker.DockerClient:
@@ -297,15 +318,15 @@ class DockerBackend(SocketDirs, Backend):
     def _container(self, slug: str) -> Container | None:
         """The slug's container, or None; one that NextPyter did not make is refused."""
         try:
-            container = self.client.containers.get(container_name(slug))
+            with _engine():
+                container = self.client.containers.get(container_name(slug))
         except docker.errors.NotFound:
             return None
-        except (docker.errors.DockerException, requests.RequestException) as error:
-            raise _engine_error(error) from None
         if container.labels.get(LABEL + "installation") != self.installation:
             raise BackendError(
                 f"A container named {container_name(slug)} exists on the Docker engine but "
-                "was not started by this NextPyter; ask your administrator to remove it."
+                "was not started by this NextPyter installation; ask your administrator to "
+                "remove it (one engine serves one NextPyter installation)."
             )
         return container
 
@@ -315,27 +336,45 @@ class DockerBackend(SocketDirs, Backend):
         if not self.settings.outbound or self._network_checked:
             return
         name = self.settings.network
-        try:
-            try:
-                network = self.client.networks.get(name)
-            except docker.errors.NotFound:
+        with _engine():
+            # By name, exactly (the engine's filter matches parts of names too).
+            found = [n for n in self.client.networks.list(names=[name]) if n.name == name]
+            if not found:
                 try:
-                    network = self.client.networks.create(
-                        name,
-                        driver="bridge",
-                        options={"com.docker.network.bridge.enable_icc": "false"},
-                        labels={LABEL + "installation": self.installation},
-                    )
+                    found = [
+                        self.client.networks.create(
+                            name,
+                            driver="bridge",
+                            options={
+                                "com.docker.network.bridge.enable_icc": "false",
+                                # The name the egress rules (egress.py) match on.
+                                "com.docker.network.bridge.name": USERS_BRIDGE,
+                            },
+                            labels={LABEL + "installation": self.installation},
+                            check_duplicate=True,  # engines before API 1.44 allow twins
+                        )
+                    ]
                 except docker.errors.APIError:  # another replica made it meanwhile
-                    network = self.client.networks.get(name)
-        except (docker.errors.DockerException, requests.RequestException) as error:
-            raise _engine_error(error) from None
-        options = network.attrs.get("Options") or {}
+                    found = [n for n in self.client.networks.list(names=[name]) if n.name == name]
+            for network in found:
+                network.reload()
+        if len(found) != 1:
+            raise BackendError(
+                f"The Docker engine has {len(found)} networks named {name!r}; ask your "
+                "administrator to remove the extra ones (docker network ls)."
+            )
+        options = found[0].attrs.get("Options") or {}
         if options.get("com.docker.network.bridge.enable_icc") != "false":
             raise BackendError(
                 f"The Docker network {name!r} lets containers reach each other, so NextPyter "
                 "will not put notebooks on it. Ask your administrator to remove it (NextPyter "
                 "creates it properly) or to set NEXTPYTER_DOCKER_NETWORK to another name."
+            )
+        if options.get("com.docker.network.bridge.name") != USERS_BRIDGE:
+            raise BackendError(
+                f"The Docker network {name!r} is not on the bridge {USERS_BRIDGE!r} that "
+                "NextPyter's egress rules guard, so NextPyter will not put notebooks on it. "
+                "Ask your administrator to remove it (NextPyter creates it properly)."
             )
         self._network_checked = True
 
@@ -356,32 +395,63 @@ class DockerBackend(SocketDirs, Backend):
         )
 
     def _remove(self, container: Container) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            try:
-                container.remove(force=True)
-            except docker.errors.APIError as error:
-                if error.status_code != 409:  # "removal already in progress"
-                    raise _engine_error(error) from None
+        """Remove a container and wait until the engine has let go of its name."""
+        deadline = time.monotonic() + 30
+        with _engine():
+            while True:
+                try:
+                    container.remove(force=True)
+                    return
+                except docker.errors.NotFound:
+                    return
+                except docker.errors.APIError as error:
+                    if error.status_code != 409 or time.monotonic() > deadline:
+                        raise
+                time.sleep(0.1)  # "removal already in progress": another caller's; wait
+
+    def _forget(self, slug: str) -> None:
+        """The user's files on the engine's host: socket directory and socket link."""
+        self.socket_path(slug).unlink(missing_ok=True)
+        shutil.rmtree(self._dir(slug), ignore_errors=True)
+
+    def _link_socket(self, slug: str) -> bool:
+        """Take the server's socket over: hard-link the socket the server bound in its own
+        (container-writable) directory into ours, where the gateway and the sidecar connect.
+        The link names the socket's inode, so nothing the notebook later does to its
+        directory (replace the socket by a symlink to another socket of the host, say)
+        changes where the gateway goes. False while the server has not bound it yet."""
+        link = self.socket_path(slug)
+        tmp = link.with_name(f".{slug}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            os.link(self._dir(slug) / SOCKET, tmp, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        try:
+            if not stat.S_ISSOCK(os.lstat(tmp).st_mode):
+                raise BackendError(
+                    "The Jupyter server's socket was replaced by something else; the server "
+                    "is not used. Open the notebook again; if it keeps happening, show this "
+                    "message to your administrator."
+                )
+            os.replace(tmp, link)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
 
     # -- the interface -----------------------------------------------------------------
     def status(self, slug: str) -> Server | None:
+        """Read-only: what is not running is None (start() and reconcile() clean it up,
+        under the user's lock)."""
         container = self._container(slug)
-        if container is None:
+        if container is None or container.status not in {"running", "paused"}:
             return None
-        if container.status in {"running", "paused"}:
-            return self._server(container)
-        if container.status in {"exited", "dead"}:
-            self._remove(container)  # dead ones are cleaned up
-            shutil.rmtree(self._dir(slug), ignore_errors=True)
-        return None  # created (a start that never finished) or being removed: start() redoes it
+        return self._server(container)
 
     def list(self) -> list[Server]:
-        try:
+        with _engine():
             containers = self.client.containers.list(
                 filters={"label": f"{LABEL}installation={self.installation}"}
             )
-        except (docker.errors.DockerException, requests.RequestException) as error:
-            raise _engine_error(error) from None
         return [self._server(c) for c in containers if is_slug(c.labels.get(LABEL + "slug", ""))]
 
     def start(self, spec: ServerSpec) -> Server:
@@ -390,16 +460,16 @@ class DockerBackend(SocketDirs, Backend):
         if existing is not None:
             if existing.status == "running":
                 return self._server(existing)
-            self._remove(existing)  # half-created or dead: made again below
+            self._remove(existing)  # half-created, paused, exited or dead: made again below
+        self._forget(spec.slug)
         try:
-            self.client.images.get(spec.image)
+            with _engine():
+                self.client.images.get(spec.image)
         except docker.errors.ImageNotFound:
             raise BackendError(
                 f"The image {spec.image} is not on NextPyter's Docker engine yet. Ask your "
                 "administrator to pull it."
             ) from None
-        except (docker.errors.DockerException, requests.RequestException) as error:
-            raise _engine_error(error) from None
         self._ensure_network()
         directory = self._prepare_dir(spec)
         arguments = build_container_spec(
@@ -407,15 +477,16 @@ class DockerBackend(SocketDirs, Backend):
         )
         container = None
         try:
-            container = self.client.containers.create(**arguments)
-            container.start()
-            container.reload()
-        except (docker.errors.DockerException, requests.RequestException) as error:
+            with _engine():
+                container = self.client.containers.create(**arguments)
+                container.start()
+                container.reload()
+        except BackendError:
             if container is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(BackendError):
                     self._remove(container)
-            shutil.rmtree(directory, ignore_errors=True)
-            raise _engine_error(error) from None
+            self._forget(spec.slug)
+            raise
         return self._server(container)
 
     def wait_ready(self, slug: str, timeout: float) -> Server:
@@ -425,21 +496,34 @@ class DockerBackend(SocketDirs, Backend):
 
         def check() -> None:
             try:
-                container.reload()
+                with _engine():
+                    container.reload()
             except docker.errors.NotFound:
                 raise BackendError("The server was removed while it started.") from None
-            except (docker.errors.DockerException, requests.RequestException) as error:
-                raise _engine_error(error) from None
             if container.status not in {"running", "created"}:
                 raise BackendError(
-                    f"The Jupyter server stopped while starting (exit code "
-                    f"{container.attrs['State'].get('ExitCode')}; its log ends: "
+                    f"The Jupyter server stopped while starting (state {container.status}, "
+                    f"exit code {container.attrs['State'].get('ExitCode')}; its log ends: "
                     f"{self._log_tail(container)}). If this keeps happening, show this "
                     "message to your administrator."
                 )
 
-        wait_answering(self.socket_path(slug), slug, timeout, check, STATE_CHECK_EVERY)
-        container.reload()
+        # First the socket appears in the server's directory: link it into ours; then one
+        # request through that link must be answered (see sockets.wait_answering).
+        deadline = time.monotonic() + timeout
+        next_check = 0.0
+        while not self._link_socket(slug):
+            now = time.monotonic()
+            if now >= next_check:
+                check()
+                next_check = now + STATE_CHECK_EVERY
+            if now > deadline:
+                raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
+            time.sleep(0.01)
+        remaining = max(0.1, deadline - time.monotonic())
+        wait_answering(self.socket_path(slug), slug, remaining, check, STATE_CHECK_EVERY)
+        with _engine():
+            container.reload()
         return self._server(container)
 
     def activity(self, slug: str, secret: str) -> float | None:
@@ -450,41 +534,43 @@ class DockerBackend(SocketDirs, Backend):
         if container is not None:
             if container.status == "running":
                 # SIGTERM to the init process, which passes it on; SIGKILL after the timeout.
-                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                with contextlib.suppress(docker.errors.NotFound, BackendError), _engine():
                     container.stop(timeout=self.settings.stop_timeout)
             self._remove(container)
-        shutil.rmtree(self._dir(slug), ignore_errors=True)
+        self._forget(slug)
         return container is not None
 
-    def reconcile(self) -> None:
-        """Adopt running containers, remove dead and half-created ones (a start that
-        crashed between create and start), and socket directories no container owns."""
-        try:
+    def reconcile(self, busy: Callable[[str], bool] = lambda slug: False) -> None:
+        """Adopt running containers; remove exited and dead ones, and half-created ones (a
+        start that crashed between create and start); remove socket directories and links
+        that no container owns. A user for whom ``busy`` says a start or stop is under way
+        (their spawn lock is held) is left alone."""
+        with _engine():
             containers = self.client.containers.list(
                 all=True, filters={"label": f"{LABEL}installation={self.installation}"}
             )
-        except (docker.errors.DockerException, requests.RequestException) as error:
-            raise _engine_error(error) from None
         keep = set()
-        now = time.time()
         for container in containers:
             slug = container.labels.get(LABEL + "slug", "")
-            try:
-                age = now - float(container.labels.get(LABEL + "created", "0"))
-            except ValueError:
-                age = ORPHAN_GRACE + 1
-            if container.status in {"running", "paused", "restarting"} or (
-                container.status == "created" and age < ORPHAN_GRACE
-            ):
+            if container.status in {"running", "paused", "restarting"} or busy(slug):
                 keep.add(slug)
                 continue
-            self._remove(container)
-        for entry in builtins.list(self.servers_dir.iterdir()):
-            if entry.name in keep or not is_slug(entry.name):
+            with contextlib.suppress(BackendError):
+                self._remove(container)
+        now = time.time()
+        leftovers = [
+            *((e, e.name) for e in self.servers_dir.iterdir()),
+            *((e, e.name.removesuffix(".sock")) for e in self.sockets_dir.iterdir()),
+        ]
+        for entry, slug in leftovers:
+            if slug in keep or not is_slug(slug) or busy(slug):
                 continue
             with contextlib.suppress(OSError):
-                if now - entry.stat().st_mtime > ORPHAN_GRACE:
-                    shutil.rmtree(entry, ignore_errors=True)
+                if now - entry.lstat().st_mtime > ORPHAN_GRACE:
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink()
 
     # -- helpers -----------------------------------------------------------------------
     def _log_tail(self, container: Container, lines: int = 5) -> str:

@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -259,10 +260,10 @@ class LocalBackend(SocketDirs, Backend):
         shutil.rmtree(directory, ignore_errors=True)
         return found
 
-    def reconcile(self) -> None:
+    def reconcile(self, busy: Callable[[str], bool] = lambda slug: False) -> None:
         owners: dict[str, str] = {}
         for entry in list(self.servers_dir.iterdir()):
-            if not is_slug(entry.name):
+            if not is_slug(entry.name) or busy(entry.name):
                 continue
             state = self._live_state(entry.name)
             if state:
