@@ -20,6 +20,13 @@ BACKENDS = ("local", "docker")
 IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
 SIZE_RE = re.compile(r"([1-9][0-9]{0,5})([kmgt])", re.IGNORECASE)
 WORKDIR_RE = re.compile(r"(/[A-Za-z0-9._-]+){2,8}")
+# Where the notebook's work folder (and, one level up, its tmpfs home) may not go.
+SYSTEM_DIRS = frozenset(
+    (
+        *("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc"),
+        *("/run", "/sbin", "/sys", "/tmp", "/usr", "/var"),  # noqa: S108 - names, not files
+    )
+)
 NETWORK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -199,6 +206,13 @@ def _docker_settings(env: Mapping[str, str]) -> DockerSettings:
         raise ConfigError(
             f"{PREFIX}DOCKER_WORKDIR={workdir!r} must be an absolute path at least two levels "
             "deep (its parent is the notebook user's home), like /home/jovyan/work"
+        )
+    top = "/" + workdir.split("/")[1]
+    if top in SYSTEM_DIRS or workdir.startswith("/opt/nextpyter/"):
+        raise ConfigError(
+            f"{PREFIX}DOCKER_WORKDIR={workdir!r} is inside {top}, which the container's "
+            "system or NextPyter uses (its parent becomes a tmpfs home); choose a path like "
+            "/home/jovyan/work"
         )
     network = _get(env, "DOCKER_NETWORK", "nextpyter-users")
     if not NETWORK_RE.fullmatch(network) or network in {"host", "none", "bridge", "default"}:

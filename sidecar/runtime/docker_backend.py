@@ -10,23 +10,27 @@ How the gateway reaches a server: over a unix socket, as on the local backend.
 Each user has a directory ``<runtime_dir>/docker/servers/<slug>/`` on the
 engine's host (mode 0711, owned by the notebook uid), mounted at
 ``/run/nextpyter`` in that user's container only; Jupyter listens on
-``jupyter.sock`` there and on no TCP port at all. So:
+``jupyter.sock`` there and on no TCP port at all. The sidecar hard-links that
+socket to ``<runtime_dir>/docker/sockets/<slug>.sock``, which the notebook cannot
+touch, and the gateway connects only there. So:
 
 - the gateway's upstream is derived from the slug, with no table a restart could
   lose, no published host port and no network the gateway must join;
 - user containers cannot connect to each other's servers: a server has no
   address on any network, and no container sees another's socket directory;
+- a notebook cannot point the gateway at another socket of the host;
 - the server's own secret (``gateway-secret``, 0600) arrives in that directory
   and is removed by the server once read.
 
 The runtime directory must therefore be the same path for the sidecar, the
-engine and the gateway (the compose deployment shares one volume among them),
-as Nextcloud's data directory must be for the sidecar and the engine.
+engine and the gateway, as Nextcloud's data directory must be for the sidecar
+and the engine.
 
 Outbound network access (for ``pip install``) is a setting, on by default: the
-containers join one bridge network of NextPyter's own, created with inter-container
-traffic off (``com.docker.network.bridge.enable_icc=false``; the engine enforces it
-with its firewall rules). Off, a container has no network at all.
+containers join one bridge network of NextPyter's own, on the Linux bridge
+``nextpyter0``, created with inter-container traffic off; the egress rules of
+egress.py, on the engine's host, keep them from everything but the internet.
+Off, a container has no network at all.
 
 The engine is the only record of what runs: containers are named
 ``nextpyter-<slug>`` and carry ``org.nextpyter.*`` labels (installation, user,
@@ -72,6 +76,7 @@ SHARE_MOUNT = "/opt/nextpyter"
 SHARE_PACKAGE = "nextpyter_jupyter"
 # A container younger than this that has not started may be a start under way elsewhere.
 ORPHAN_GRACE = 30.0
+ENGINE_RETRY = 5.0  # while the engine is unreachable: how long a failure is the answer
 STATE_CHECK_EVERY = 0.25  # while waiting for a server: how often to ask the engine about it
 
 
@@ -268,6 +273,8 @@ class DockerBackend(SocketDirs, Backend):
         # that the sidecar starts (and says what is wrong) while the engine is down.
         self._client = client
         self._client_lock = threading.Lock()
+        self._last_failure: BackendError | None = None
+        self._retry_at = 0.0
         self._network_checked = False
 
     def socket_path(self, slug: str) -> Path:
@@ -275,13 +282,20 @@ class DockerBackend(SocketDirs, Backend):
 
     @property
     def client(self) -> docker.DockerClient:
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    try:
-                        self._client = connect_engine()
-                    except (docker.errors.DockerException, requests.RequestException) as error:
-                        raise _engine_error(error) from None
+        if self._client is not None:
+            return self._client
+        # While the engine is unreachable, one caller tries (it may take the connect
+        # timeout); the others get the same answer at once for a few seconds.
+        with self._client_lock:
+            if self._client is None:
+                if time.monotonic() < self._retry_at and self._last_failure is not None:
+                    raise self._last_failure
+                try:
+                    self._client = connect_engine()
+                except (docker.errors.DockerException, requests.RequestException) as error:
+                    self._last_failure = _engine_error(error)
+                    self._retry_at = time.monotonic() + ENGINE_RETRY
+                    raise self._last_failure from None
         return self._client
 
     # -- files on the engine's host ----------------------------------------------------
