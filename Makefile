@@ -13,9 +13,10 @@ NPM_STAMP := $(APP)/node_modules/.installed
 # Debian packages, as command:package pairs: what runs the stack, and what the tests add.
 RUN_DEBS := redis-server:redis-server nginx:nginx
 # (phpunit brings php-xml and php-mbstring, which the app's tests need.)
-# (dockerd and debootstrap: the tests' own Docker engine and the image they build.)
+# (dockerd and debootstrap: the tests' own Docker engine and the image they build; ip and
+# iptables: the network namespace that engine runs in, with its firewall.)
 TEST_DEBS := $(RUN_DEBS) chromium:chromium wrk:wrk php:php-cli phpunit:phpunit npm:npm node:nodejs \
-	dockerd:docker.io debootstrap:debootstrap
+	dockerd:docker.io debootstrap:debootstrap ip:iproute2 iptables:iptables nsenter:util-linux
 # Installs, with apt, the packages of $(1) whose command is missing.
 define apt_ensure
 	@missing=""; for pair in $(1); do \
