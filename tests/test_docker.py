@@ -543,6 +543,23 @@ def test_stop_removes_the_container_and_its_socket(
     assert backend.stop(slug) is False
 
 
+def test_a_paused_server_is_resumed_by_a_launch(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    make_user(dstack, "quinn")
+    slug, cookie = launch_ready(dstack, "quinn")
+    container = engine_client.containers.get(container_name(slug))
+    container.pause()
+    try:
+        assert dstack.backend.status(slug) is None  # not usable as it is
+        slug_again, cookie = launch_ready(dstack, "quinn")
+        container.reload()
+        assert slug_again == slug and container.status == "running"  # the same container
+        assert dstack.get(f"/user/{slug}/api/status", cookie).status_code == 200
+    finally:
+        dstack.backend.stop(slug)
+
+
 def test_launches_of_different_users_run_at_once(
     dstack: Stack, engine_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -457,8 +457,8 @@ class DockerBackend(SocketDirs, Backend):
         """Read-only: what is not running is None (start() and reconcile() clean it up,
         under the user's lock)."""
         container = self._container(slug)
-        if container is None or container.status not in {"running", "paused"}:
-            return None
+        if container is None or container.status != "running":
+            return None  # paused (by an administrator) too: a launch resumes it
         return self._server(container)
 
     def list(self) -> list[Server]:
@@ -471,10 +471,14 @@ class DockerBackend(SocketDirs, Backend):
     def start(self, spec: ServerSpec) -> Server:
         """Start the server; the caller holds the user's spawn lock."""
         existing = self._container(spec.slug)
+        if existing is not None and existing.status == "paused":
+            with _engine():
+                existing.unpause()  # paused by hand: the user's kernels live on
+                existing.reload()
         if existing is not None:
             if existing.status == "running":
                 return self._server(existing)
-            self._remove(existing)  # half-created, paused, exited or dead: made again below
+            self._remove(existing)  # half-created, exited or dead: made again below
         self._forget(spec.slug)
         try:
             with _engine():
