@@ -63,7 +63,7 @@ ADMIN_STATE: dict[str, Any] = {
     "allowedImages": ["nextpyter/notebook:2026.1", "nextpyter/scipy:2026.1"],
     "profiles": [
         {"name": "default", "cpu": 1, "memory": "2g", "gpu": 0},
-        {"name": "large", "cpu": 4, "memory": "16g", "gpu": 0},
+        {"name": "large", "cpu": 4, "memory": "16g", "gpu": 0, "pids": 4096},
     ],
     "defaultProfile": "default",
     "idleTimeout": 3600,
@@ -502,6 +502,8 @@ def test_admin_page_renders_saves_and_shows_errors(
         page.get_by_label("Profile 3: CPU cores").fill("8")
         page.get_by_label("Profile 3: memory").fill("lots")
         page.get_by_label("Profile 3: GPUs").fill("1")
+        expect(page.get_by_label("Profile 3: processes")).to_have_value("1024")
+        page.get_by_label("Profile 3: processes").fill("2048")
         page.get_by_role("button", name="Save").click()
 
         alert = page.locator("#nextpyter-settings-message")
@@ -525,9 +527,10 @@ def test_admin_page_renders_saves_and_shows_errors(
                 "nextpyter/r:2026.1",
             ],
             "profiles": [
-                {"name": "default", "cpu": 1, "memory": "2g", "gpu": 0},
-                {"name": "large", "cpu": 4, "memory": "16g", "gpu": 0},
-                {"name": "gpu", "cpu": 8, "memory": "lots", "gpu": 1},
+                # Saved before profiles had a process limit: the default one.
+                {"name": "default", "cpu": 1, "memory": "2g", "gpu": 0, "pids": 1024},
+                {"name": "large", "cpu": 4, "memory": "16g", "gpu": 0, "pids": 4096},
+                {"name": "gpu", "cpu": 8, "memory": "lots", "gpu": 1, "pids": 2048},
             ],
             "defaultProfile": "default",
             "idleTimeout": 1800,
@@ -542,7 +545,13 @@ def test_admin_page_renders_saves_and_shows_errors(
         expect(alert).to_have_text("Saved; the sidecar applies them from the next launch on.")
         expect(page.locator("#nextpyter-profiles-error")).to_be_empty()
         saved = nextcloud.sent("PUT", f"{APP_ROUTES}/admin/settings")[-1]
-        assert saved.json()["profiles"][2] == {"name": "gpu", "cpu": 8, "memory": "32g", "gpu": 1}
+        assert saved.json()["profiles"][2] == {
+            "name": "gpu",
+            "cpu": 8,
+            "memory": "32g",
+            "gpu": 1,
+            "pids": 2048,
+        }
         assert errors == [], errors
 
 

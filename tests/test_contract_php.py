@@ -251,7 +251,7 @@ def test_the_settings_the_app_sends_are_what_the_sidecar_parses(app: PhpApp) -> 
     settings = {
         "profiles": [
             {"name": "0", "cpu": 1, "memory": "2G", "gpu": 0},
-            {"name": "gpu-large", "cpu": 8.5, "memory": "64g", "gpu": 2},
+            {"name": "gpu-large", "cpu": 8.5, "memory": "64g", "gpu": 2, "pids": 8192},
         ],
         "defaultProfile": "gpu-large",
         "allowedImages": ["registry.example.com/team/scipy:2024.1", "torch:2.3"],
@@ -262,18 +262,14 @@ def test_the_settings_the_app_sends_are_what_the_sidecar_parses(app: PhpApp) -> 
     body = json.loads(app.sign("--settings", json.dumps(settings))["config"])
     config = dynconfig.parse(body)
     assert config.profiles == {
-        "0": dynconfig.Profile(cpu=1.0, memory="2g", gpu=0),
-        "gpu-large": dynconfig.Profile(cpu=8.5, memory="64g", gpu=2),
+        "0": dynconfig.Profile(cpu=1.0, memory="2g", gpu=0, pids=1024),
+        "gpu-large": dynconfig.Profile(cpu=8.5, memory="64g", gpu=2, pids=8192),
     }
     assert config.default_profile == "gpu-large"
     assert config.allowed_images == ("registry.example.com/team/scipy:2024.1", "torch:2.3")
     assert config.default_image == "torch:2.3"
     assert (config.idle_timeout, config.max_lifetime) == (1800, 86400)
-    # The admin page has no pids field yet: the profiles get the default limit.
-    assert config.to_dict() == {
-        **body,
-        "profiles": {name: {**p, "pids": 1024} for name, p in body["profiles"].items()},
-    }
+    assert config.to_dict() == body
 
     defaults = dynconfig.parse(json.loads(app.sign()["config"]))
     assert list(defaults.profiles) == ["default"]

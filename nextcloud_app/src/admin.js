@@ -13,7 +13,7 @@ import {
 import { addStyle, formatMoment, h, replaceChildren, SHARED_CSS } from './lib/dom.js'
 import { t } from './lib/l10n.js'
 
-const EMPTY_PROFILE = { name: '', cpu: 1, memory: '2g', gpu: 0 }
+const EMPTY_PROFILE = { name: '', cpu: 1, memory: '2g', gpu: 0, pids: 1024 }
 
 /** Lines or commas to a list, without blanks or repeats. */
 export function splitList(text) {
@@ -149,6 +149,7 @@ export function renderAdmin(root, state) {
 				h('td', {}, h('input', { type: 'number', min: '0.1', step: 'any', value: String(profile.cpu), 'aria-label': label(t('CPU cores')), onInput: bind('cpu', (v) => numberOr(v, v)) })),
 				h('td', {}, h('input', { type: 'text', value: profile.memory, 'aria-label': label(t('memory')), pattern: '[1-9][0-9]{0,5}[kmgtKMGT]', onInput: bind('memory', String) })),
 				h('td', {}, h('input', { type: 'number', min: '0', max: '16', step: '1', value: String(profile.gpu), 'aria-label': label(t('GPUs')), onInput: bind('gpu', (v) => numberOr(v, v)) })),
+				h('td', {}, h('input', { type: 'number', min: '64', max: '1000000', step: '1', value: String(profile.pids ?? 1024), 'aria-label': label(t('processes')), onInput: bind('pids', (v) => numberOr(v, v)) })),
 				h('td', {}, h('button', {
 					type: 'button',
 					disabled: profiles.length === 1,
@@ -175,6 +176,7 @@ export function renderAdmin(root, state) {
 				cpu: profile.cpu,
 				memory: String(profile.memory).trim().toLowerCase(),
 				gpu: profile.gpu,
+				pids: profile.pids ?? 1024,
 			})),
 			defaultProfile: defaultProfile.value.trim(),
 			idleTimeout: fromUnit(idleTimeout.value, 60),
@@ -261,7 +263,7 @@ export function renderAdmin(root, state) {
 		h('h3', {}, t('Resource profiles')),
 		h('table', { class: 'nextpyter-table nextpyter-profiles' },
 			h('thead', {}, h('tr', {},
-				h('th', {}, t('Name')), h('th', {}, t('CPU cores')), h('th', {}, t('Memory')), h('th', {}, t('GPUs')), h('th', {}),
+				h('th', {}, t('Name')), h('th', {}, t('CPU cores')), h('th', {}, t('Memory')), h('th', {}, t('GPUs')), h('th', { title: t('Processes and threads at once, kernels included') }, t('Processes')), h('th', {}),
 			)),
 			profilesBody,
 		),

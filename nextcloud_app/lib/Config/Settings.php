@@ -88,7 +88,7 @@ final class Settings {
 		// An object even for names like "0", which a PHP array would turn into a JSON list.
 		$profiles = new \stdClass();
 		foreach ($this->profiles as $profile) {
-			$profiles->{$profile->name} = ['cpu' => $profile->cpu, 'memory' => $profile->memory, 'gpu' => $profile->gpu];
+			$profiles->{$profile->name} = ['cpu' => $profile->cpu, 'memory' => $profile->memory, 'gpu' => $profile->gpu, 'pids' => $profile->pids];
 		}
 		return [
 			'profiles' => $profiles,

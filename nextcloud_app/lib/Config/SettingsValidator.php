@@ -222,7 +222,12 @@ final class SettingsValidator {
 				$this->fail('profiles', "Profile '$name': gpu must be a whole number from 0 to 16.");
 				continue;
 			}
-			$profiles[] = new Profile($name, (float)$cpu, strtolower(trim($memory)), $gpu);
+			$pids = self::wholeNumber($spec['pids'] ?? Profile::DEFAULT_PIDS);
+			if ($pids === null || $pids < 64 || $pids > 1000000) {
+				$this->fail('profiles', "Profile '$name': processes must be a whole number from 64 to 1000000 (threads count too; 1024 suits most notebooks).");
+				continue;
+			}
+			$profiles[] = new Profile($name, (float)$cpu, strtolower(trim($memory)), $gpu, $pids);
 		}
 		return $profiles;
 	}

@@ -124,11 +124,13 @@ describe('admin page', () => {
 		root.querySelector('.nextpyter-profiles tbody tr:nth-child(2) button').click() // remove "big"
 		;[...root.querySelectorAll('button')].find((b) => b.textContent === 'Add profile').click()
 		const row = root.querySelector('.nextpyter-profiles tbody tr:nth-child(2)')
-		const [name, cpu, memory, gpu] = row.querySelectorAll('input')
+		const [name, cpu, memory, gpu, pids] = row.querySelectorAll('input')
+		expect(pids.value).toBe('1024') // a new profile starts with the default limit
 		type(name, 'gpu')
 		type(cpu, '8')
 		type(memory, 'lots')
 		type(gpu, '2')
+		type(pids, '4096')
 		root.querySelector('form').dispatchEvent(new Event('submit', { cancelable: true }))
 		await flush()
 
@@ -142,7 +144,8 @@ describe('admin page', () => {
 			audience: 'nextpyter-sidecar',
 			defaultImage: 'nextpyter/notebook:1',
 			allowedImages: ['nextpyter/notebook:1', 'nextpyter/scipy:2'],
-			profiles: [{ name: 'default', cpu: 1, memory: '2g', gpu: 0 }, { name: 'gpu', cpu: 8, memory: 'lots', gpu: 2 }],
+			// "default" was saved before profiles had a process limit: it gets the default one.
+			profiles: [{ name: 'default', cpu: 1, memory: '2g', gpu: 0, pids: 1024 }, { name: 'gpu', cpu: 8, memory: 'lots', gpu: 2, pids: 4096 }],
 			defaultProfile: 'default',
 			idleTimeout: 1800,
 			maxLifetime: 86400,

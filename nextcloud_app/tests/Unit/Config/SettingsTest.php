@@ -24,7 +24,7 @@ final class SettingsTest extends TestCase {
 		], Settings::defaults());
 		$json = $settings->sidecarConfigJson();
 		$this->assertSame(
-			'{"profiles":{"0":{"cpu":1.0,"memory":"2g","gpu":0},"gpu":{"cpu":8.5,"memory":"32g","gpu":2}},'
+			'{"profiles":{"0":{"cpu":1.0,"memory":"2g","gpu":0,"pids":1024},"gpu":{"cpu":8.5,"memory":"32g","gpu":2,"pids":1024}},'
 			. '"default_profile":"gpu","default_image":"scipy:1","allowed_images":["scipy:1"],"idle_timeout":1800,"max_lifetime":0}',
 			$json,
 		);

@@ -25,7 +25,7 @@ final class SettingsValidatorTest extends TestCase {
 			'allowedImages' => ['registry.example.com/team/scipy:2024.1', 'registry.example.com/team/torch:2.3', ' '],
 			'profiles' => [
 				['name' => 'small', 'cpu' => 0.5, 'memory' => '512M', 'gpu' => 0],
-				['name' => 'gpu', 'cpu' => 4, 'memory' => '16g', 'gpu' => 1],
+				['name' => 'gpu', 'cpu' => 4, 'memory' => '16g', 'gpu' => 1, 'pids' => '4096'],
 			],
 			'defaultProfile' => 'small',
 			'idleTimeout' => 3600,
@@ -42,6 +42,8 @@ final class SettingsValidatorTest extends TestCase {
 		$this->assertSame(['registry.example.com/team/scipy:2024.1', 'registry.example.com/team/torch:2.3'], $settings->allowedImages);
 		$this->assertSame('512m', $settings->profiles[0]->memory);
 		$this->assertSame(4.0, $settings->profiles[1]->cpu);
+		$this->assertSame(4096, $settings->profiles[1]->pids);
+		$this->assertSame(1024, $settings->profiles[0]->pids); // not given: the default
 		$this->assertSame(['small', 'gpu'], $settings->profileNames());
 	}
 
@@ -86,6 +88,10 @@ final class SettingsValidatorTest extends TestCase {
 			'memory fraction' => ['profiles', [['name' => 'a', 'cpu' => 1, 'memory' => '1.5g', 'gpu' => 0]], 'memory must be'],
 			'gpu negative' => ['profiles', [['name' => 'a', 'cpu' => 1, 'memory' => '1g', 'gpu' => -1]], 'gpu must be'],
 			'gpu fraction' => ['profiles', [['name' => 'a', 'cpu' => 1, 'memory' => '1g', 'gpu' => 0.5]], 'gpu must be'],
+			'processes too few' => ['profiles', [['name' => 'a', 'cpu' => 1, 'memory' => '1g', 'gpu' => 0, 'pids' => 63]], 'processes must be'],
+			'processes too many' => ['profiles', [['name' => 'a', 'cpu' => 1, 'memory' => '1g', 'gpu' => 0, 'pids' => 1000001]], 'processes must be'],
+			'processes fraction' => ['profiles', [['name' => 'a', 'cpu' => 1, 'memory' => '1g', 'gpu' => 0, 'pids' => 100.5]], 'processes must be'],
+			'processes text' => ['profiles', [['name' => 'a', 'cpu' => 1, 'memory' => '1g', 'gpu' => 0, 'pids' => 'many']], 'processes must be'],
 			'default profile unknown' => ['defaultProfile', 'huge', 'must be one of the profiles'],
 			'idle timeout negative' => ['idleTimeout', -1, 'Idle timeout'],
 			'idle timeout text' => ['idleTimeout', 'an hour', 'Idle timeout'],

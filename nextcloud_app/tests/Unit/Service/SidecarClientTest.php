@@ -60,7 +60,7 @@ final class SidecarClientTest extends TestCase {
 		$this->assertSame(['PUT', 'http://sidecar:8000/api/v1/config'], [$request['method'], $request['url']]);
 		$this->assertSame('application/json', $request['options']['headers']['Content-Type']);
 		$body = json_decode($request['options']['body'], true);
-		$this->assertSame(['default' => ['cpu' => 1.0, 'memory' => '2g', 'gpu' => 0]], $body['profiles']);
+		$this->assertSame(['default' => ['cpu' => 1.0, 'memory' => '2g', 'gpu' => 0, 'pids' => 1024]], $body['profiles']);
 		$this->assertSame(900, $body['idle_timeout']);
 		$this->assertSame(['admin'], self::bearer($h, $request)['scopes']);
 	}
