@@ -90,7 +90,8 @@ class DockerStack:
 @contextlib.contextmanager
 def docker_stack(workdir: Path, log: Log) -> Iterator[DockerStack]:
     services: list[devstack.Service] = []
-    engine = devdocker.start_engine()
+    # As the tests run it: its own network namespace, its firewall on, egress rules applied.
+    engine = devdocker.start_engine(isolated=True)
     client = engine.client()
     backend: DockerBackend | None = None
     try:

@@ -132,7 +132,9 @@ def _docker(workdir: Path, files: Path) -> tuple[Backend, Any, dict[str, str]]:
     from .runtime.docker_backend import DockerBackend
 
     print("starting a private Docker engine…", flush=True)
-    engine = devdocker.start_engine()
+    # In a network namespace of its own, with its firewall and NextPyter's egress rules:
+    # the machine's own network and firewall stay as they are.
+    engine = devdocker.start_engine(isolated=True)
     try:
         print("building the Jupyter image (the first time takes about a minute)…", flush=True)
         image = devdocker.jupyter_image(engine.client())

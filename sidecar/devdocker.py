@@ -20,6 +20,7 @@ import hashlib
 import io
 import ipaddress
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -261,6 +262,29 @@ def make_netns(record: Path) -> NetNS:
     return ns
 
 
+def _take(lock: IO[str], data_root: Path, wait: float = 1800) -> None:
+    """The data root's lock: at once, or after saying who waits for what."""
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if not said:
+                print(
+                    f"waiting for the Docker engine on {data_root}: another run (tests, a "
+                    "benchmark or make demo-docker) uses it; stop that one to go on",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            if time.monotonic() > deadline:
+                lock.close()
+                raise DevDockerError(f"the Docker engine on {data_root} stayed busy") from None
+            time.sleep(0.5)
+
+
 def start_engine(
     data_root: Path | None = None,
     extra_options: list[str] | None = None,
@@ -289,7 +313,7 @@ def start_engine(
     # One engine per data root at a time (the tests and a benchmark take turns): the lock
     # is held until the engine stops, or freed by the kernel if its holder dies.
     lock = open(data_root.parent / f"{data_root.name}.lock", "w")  # noqa: SIM115 - held
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    _take(lock, data_root)
     pidfile = data_root.parent / f"{data_root.name}.pid"
     _stop_stale(pidfile, data_root)  # only ours can be there, and its owner is gone
     # A short path: containerd's sockets live under the exec root, and a unix socket's
@@ -324,6 +348,10 @@ def start_engine(
         f"--exec-root={exec_root}",
         f"--pidfile={pidfile}",
         f"--host=unix://{socket}",
+        # Its own containerd namespaces: a system Docker (which installing docker.io starts
+        # on a machine with systemd) may share the system containerd with it.
+        "--containerd-namespace=nextpyter-dev",
+        "--containerd-plugins-namespace=nextpyter-dev-plugins",
         "--bridge=none",
         "--ip6tables=false",
         *options,
@@ -415,8 +443,9 @@ def base_image(client: docker.DockerClient, cache: Path = CACHE) -> str:
 
 
 def download_wheels(target: Path, requirements: tuple[str, ...] = JUPYTER_REQUIREMENTS) -> None:
-    """Wheels of ``requirements`` and everything they need, for CPython 3.11 on this
-    machine's platform (the image's base is the same Debian release)."""
+    """Wheels of ``requirements`` and everything they need, for the image: CPython 3.11 on
+    glibc 2.36 (bookworm), this machine's architecture."""
+    arch = platform.machine()
     target.mkdir(parents=True, exist_ok=True)
     run = subprocess.run(
         [
@@ -428,6 +457,11 @@ def download_wheels(target: Path, requirements: tuple[str, ...] = JUPYTER_REQUIR
             "--disable-pip-version-check",
             "--only-binary=:all:",
             f"--python-version={PYTHON_VERSION}",
+            # Wheels bookworm's glibc (2.36) can load, whatever this machine's is.
+            *(f"--platform=manylinux_2_{minor}_{arch}" for minor in range(36, 16, -1)),
+            f"--platform=manylinux2014_{arch}",
+            f"--platform=manylinux2010_{arch}",
+            f"--platform=manylinux1_{arch}",
             "--implementation=cp",
             f"--abi=cp{PYTHON_VERSION.replace('.', '')}",
             "--dest",
@@ -450,7 +484,7 @@ def jupyter_image(client: docker.DockerClient, cache: Path = CACHE) -> str:
     tag = f"{JUPYTER_REPOSITORY}:{_digest(base, dockerfile)}"
     if _has_image(client, tag):
         return tag
-    wheels = cache / f"wheels-{_digest(*JUPYTER_REQUIREMENTS, PYTHON_VERSION)}"
+    wheels = cache / f"wheels-{_digest(*JUPYTER_REQUIREMENTS, PYTHON_VERSION, 'glibc-2.36')}"
     if not (wheels / ".complete").exists():
         shutil.rmtree(wheels, ignore_errors=True)
         download_wheels(wheels)

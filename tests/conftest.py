@@ -311,7 +311,10 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
     engine = devdocker.start_engine(tls_port=devstack.free_port(), isolated=True)
     try:
         client = engine.client()
-        client.networks.prune()  # networks a killed run left behind
+        # What a killed run left behind (the engine is ours alone): containers, networks.
+        for container in client.containers.list(all=True):
+            container.remove(force=True)
+        client.networks.prune()
         image = devdocker.jupyter_image(client)
         yield engine, image
         for container in client.containers.list(all=True):

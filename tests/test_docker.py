@@ -23,6 +23,7 @@ import requests
 import websocket
 
 from sidecar import devdocker, devstack
+from sidecar.config import load_settings
 from sidecar.dynconfig import CONFIG_KEY
 from sidecar.runtime import BackendError, ServerSpec
 from sidecar.runtime.docker_backend import LABEL, DockerBackend, container_name
@@ -220,8 +221,20 @@ def test_every_hardening_setting_reads_back_from_the_running_container(
     assert host["NanoCpus"] == 10**9 and host["PidsLimit"] == 1024
     assert not host["PortBindings"] and not container.attrs["NetworkSettings"]["Ports"]
     assert container.attrs["Config"]["User"] == f"{UID}:{UID}"
-    sources = [mount["Source"] for mount in container.attrs["Mounts"]]
-    assert not [s for s in sources if "docker.sock" in s or s.endswith("/docker")]
+    assert host["IpcMode"] == "private"
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}}
+    # Exactly three mounts (and two tmpfs): the user's own files, the user's own socket
+    # directory, NextPyter's Jupyter files read-only. No Docker socket, nobody else's files.
+    backend = dstack.backend
+    mounts = sorted(
+        (m["Destination"], m["Source"], m["RW"], m["Type"]) for m in container.attrs["Mounts"]
+    )
+    assert mounts == [
+        ("/home/jovyan/work", str(dstack.data_dir.resolve() / "eli" / "files"), True, "bind"),
+        ("/opt/nextpyter", str(backend.share_dir), False, "bind"),
+        ("/run/nextpyter", str(backend.servers_dir / slug), True, "bind"),
+    ]
+    assert set(host["Tmpfs"]) == {"/tmp", "/home/jovyan"}
     labels = container.labels
     assert {k: labels[k] for k in labels if k.startswith(LABEL)}.keys() >= {
         f"{LABEL}{name}" for name in ("user", "slug", "profile", "image", "created")
@@ -238,17 +251,22 @@ def test_every_hardening_setting_reads_back_from_the_running_container(
         "    except OSError as e:\n"
         "        return e.strerror\n"
         "cg = lambda p: open('/sys/fs/cgroup/' + p).read().strip()\n"
+        # cgroup v2 (Debian 11 and later, by default) or v1 (this machine):
+        "v2 = os.path.exists('/sys/fs/cgroup/cgroup.controllers')\n"
         "print(json.dumps({"
         "'uid': os.getuid(), 'gid': os.getgid(), 'capeff': status['CapEff'].strip(),"
         " 'capbnd': status['CapBnd'].strip(), 'nnp': status['NoNewPrivs'].strip(),"
         " 'root': write('/etc/x'), 'usr': write('/usr/x'), 'tmp': write('/tmp/x'),"
         " 'home': write(os.path.expanduser('~/x')),"
         " 'pid1': open('/proc/1/cmdline').read().split(chr(0))[0],"
-        " 'mem': cg('memory/memory.limit_in_bytes'),"
-        " 'memsw': cg('memory/memory.memsw.limit_in_bytes') if os.path.exists("
-        "'/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') else None,"
-        " 'pids': cg('pids/pids.max'), 'quota': cg('cpu/cpu.cfs_quota_us'),"
-        " 'period': cg('cpu/cpu.cfs_period_us'),"
+        " 'mem': cg('memory.max' if v2 else 'memory/memory.limit_in_bytes'),"
+        " 'swap': (cg('memory.swap.max') if os.path.exists('/sys/fs/cgroup/memory.swap.max')"
+        " else None) if v2 else (cg('memory/memory.memsw.limit_in_bytes') if os.path.exists("
+        "'/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') else None),"
+        " 'pids': cg('pids.max' if v2 else 'pids/pids.max'),"
+        " 'cpu': cg('cpu.max').split() if v2 else"
+        " [cg('cpu/cpu.cfs_quota_us'), cg('cpu/cpu.cfs_period_us')],"
+        " 'v2': v2,"
         " 'docker_sock': [p for p in ('/var/run/docker.sock', '/run/docker.sock')"
         " if os.path.exists(p)],"
         " 'run': sorted(os.listdir('/run/nextpyter')),"
@@ -264,9 +282,12 @@ def test_every_hardening_setting_reads_back_from_the_running_container(
     assert seen["tmp"] == seen["home"] == "written"
     assert seen["pid1"] in {"/sbin/docker-init", "/dev/init"}  # an init reaps and forwards
     assert seen["mem"] == str(2 * 1024**3)
-    assert seen["memsw"] in {None, str(2 * 1024**3)}  # swap = memory, where accounted
+    # No swap beyond memory, where the kernel accounts swap: v1 counts memory+swap (equal to
+    # memory), v2 counts swap alone (0).
+    assert seen["swap"] in ({None, "0"} if seen["v2"] else {None, str(2 * 1024**3)})
     assert seen["pids"] == "1024"
-    assert int(seen["quota"]) / int(seen["period"]) == 1.0
+    quota, period = seen["cpu"]
+    assert int(quota) / int(period) == 1.0
     assert seen["docker_sock"] == []
     # The socket directory holds the socket only: the secret was read and removed.
     assert seen["run"] == ["jupyter.sock"]
@@ -353,7 +374,7 @@ def test_users_cannot_reach_each_other_the_engine_or_the_sidecar(
     and nothing else."""
     netns = docker_engine[0].netns
     make_user(dstack, "fay", {"secret.txt": "fay's"})
-    b_files = make_user(dstack, "gus", {"secret.txt": "gus's"})
+    make_user(dstack, "gus", {"secret.txt": "gus's"})
     fay, fay_cookie = launch_ready(dstack, "fay")
     gus, _ = launch_ready(dstack, "gus")
     gus_net = next(
@@ -390,17 +411,10 @@ def test_users_cannot_reach_each_other_the_engine_or_the_sidecar(
                 "bridge gateway": (gus_net["Gateway"], tls_port),
                 "metadata": ("169.254.169.254", 80),
             },
-            unix=[
-                "/var/run/docker.sock",
-                "/run/docker.sock",
-                f"/run/nextpyter/../docker/sockets/{gus}.sock",
-                str(docker_engine[0].socket),
-            ],
-            exists=[
-                str(b_files / "secret.txt"),
-                "/home/jovyan/work/../../../" + str(b_files / "secret.txt"),
-                str(dstack.backend.sockets_dir),
-            ],
+            # (What the container can see of the host's files at all is its mounts,
+            # checked whole in the hardening test.)
+            unix=["/var/run/docker.sock", "/run/docker.sock"],
+            exists=["/var/run/docker.sock", "/run/docker.sock", "/home/jovyan/work/../gus"],
         )
     assert seen["tcp"]["internet"] == "connected"  # outbound access is on by default
     blocked = {name: result for name, result in seen["tcp"].items() if name != "internet"}
@@ -737,7 +751,9 @@ def test_a_sidecar_killed_mid_launch_leaves_one_container_or_none(
         # Nothing else of the crash is left on the engine's host either.
         expected = {"lou"} if mine else set()
         assert {p.name for p in backend.servers_dir.iterdir()} <= {"lou"}
-        assert {p.name for p in backend.sockets_dir.iterdir()} <= {f"{s}.sock" for s in expected}
+        assert {p.name for p in backend.sockets_dir.iterdir()} <= {
+            name for s in expected for name in (f"{s}.sock", f"{s}.started")
+        }
         # Either way, a new launch now gives a working server, and still only one.
         slug, cookie = launch_ready(second, "lou")
         assert second.get(f"/user/{slug}/api/status", cookie).status_code == 200
@@ -828,3 +844,97 @@ def test_the_tls_engine_requires_our_client_certificate(
     )
     with pytest.raises(BackendError, match="cannot reach its Docker engine"):
         backend.status("pat")
+
+
+def test_reconcile_leaves_users_with_a_start_under_way_alone(
+    dstack: Stack, engine_client: docker.DockerClient, redis_service: Any
+) -> None:
+    """A container made but not started yet, whose user's spawn lock is held (a start in
+    another replica), is kept; once the lock is free, it is removed."""
+    from sidecar.store import connect, spawn_lock, spawn_locked
+
+    backend: DockerBackend = dstack.backend
+    image = backend_image(dstack)
+    labels = {
+        f"{LABEL}installation": backend.installation,
+        f"{LABEL}user": "rae",
+        f"{LABEL}slug": "rae",
+        f"{LABEL}image": image,
+        f"{LABEL}created": f"{time.time():.3f}",
+    }
+    half = engine_client.containers.create(image, name=container_name("rae"), labels=labels)
+    client = connect(redis_service.address)
+    lock = spawn_lock(client, "rae")
+    assert lock.acquire(blocking=False)
+    try:
+        backend.reconcile(lambda slug: spawn_locked(client, slug))
+        half.reload()  # still there
+    finally:
+        lock.release()
+    backend.reconcile(lambda slug: spawn_locked(client, slug))
+    with pytest.raises(docker.errors.NotFound):
+        half.reload()
+    client.close()
+
+
+def test_the_engine_client_is_made_at_first_use_and_a_failure_is_reused(
+    workdir: Path, docker_engine: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sidecar starts while its engine is down; the first call says so, the next ones
+    (for a few seconds) say so at once; once the engine answers, it is used."""
+    from sidecar.config import DockerSettings
+    from sidecar.runtime import docker_backend
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{workdir}/no-engine-here.sock")
+    backend = DockerBackend(DockerSettings(image="x"), workdir / "lazy-run")  # no engine call
+    tries = []
+    real = docker_backend.connect_engine
+    monkeypatch.setattr(docker_backend, "connect_engine", lambda *a: tries.append(1) or real(*a))
+    monkeypatch.setattr(docker_backend, "ENGINE_RETRY", 2.0)
+    for _ in range(3):
+        with pytest.raises(BackendError, match="cannot reach its Docker engine"):
+            backend.list()
+    assert len(tries) == 1  # the failure was reused
+    monkeypatch.setenv("DOCKER_HOST", docker_engine[0].url)
+    time.sleep(2.1)  # then it is tried again
+    assert backend.list() == []  # connected: nothing of this installation runs
+    assert len(tries) == 2 and backend.client.ping()
+
+
+def test_the_culler_stops_docker_servers(
+    dstack: Stack, engine_client: docker.DockerClient, redis_service: Any
+) -> None:
+    from sidecar.culler import Culler
+    from sidecar.dynconfig import ConfigStore
+    from sidecar.store import connect
+
+    make_user(dstack, "sam")
+    slug, _ = launch_ready(dstack, "sam")
+    client = connect(redis_service.address)
+    client.set(CONFIG_KEY, json.dumps({"profiles": {"default": {}}, "max_lifetime": 60}))
+    settings = load_settings(dstack.env)
+    culler = Culler(dstack.backend, client, ConfigStore(client, settings), settings.secret_key)
+    # Young: kept (servers other tests left running, older than 60 s, may go now).
+    assert slug not in {culled_slug for culled_slug, _ in culler.cull_once(now=time.time())}
+    culled = culler.cull_once(now=time.time() + 120)
+    assert (slug, "ran longer than 60 s") in culled
+    assert not engine_client.containers.list(all=True, filters={"name": container_name(slug)})
+    client.close()
+
+
+def test_a_server_restarted_by_hand_is_replaced_by_the_next_launch(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    """After `docker restart`, the container has lost its one-time secret and its socket
+    link leads nowhere: it is not reported as a server, and the next launch replaces it."""
+    make_user(dstack, "tia")
+    slug, cookie = launch_ready(dstack, "tia")
+    container = engine_client.containers.get(container_name(slug))
+    container.restart(timeout=5)
+    try:
+        assert dstack.backend.status(slug) is None
+        slug, cookie = launch_ready(dstack, "tia")
+        assert dstack.get(f"/user/{slug}/api/status", cookie).status_code == 200
+        assert container.id != engine_client.containers.get(container_name(slug)).id
+    finally:
+        dstack.backend.stop(slug)

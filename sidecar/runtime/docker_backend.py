@@ -108,7 +108,7 @@ def connect_engine(environment: Mapping[str, str] | None = None) -> docker.Docke
             f"NextPyter's Docker engine speaks API {server}; it needs {MIN_API_VERSION} or "
             "newer (Docker Engine 20.10). Ask your administrator to upgrade the engine."
         )
-    client = docker.from_env(version=version, environment=environment, timeout=60, max_pool_size=64)
+    client = docker.from_env(version=version, environment=environment, timeout=20, max_pool_size=64)
     client.api.trust_env = False
     return client
 
@@ -225,6 +225,14 @@ def _engine() -> Iterator[None]:
         raise _engine_error(error) from None
 
 
+def _files_error(error: OSError) -> BackendError:
+    return BackendError(
+        f"NextPyter could not prepare the server's files on the engine's host ({error.strerror}"
+        f": {error.filename}). Ask your administrator to check NEXTPYTER_RUNTIME_DIR (its "
+        "space, and that the sidecar runs as root or as the notebook uid)."
+    )
+
+
 def _engine_error(error: Exception) -> BackendError:
     if isinstance(error, requests.ConnectionError | docker.errors.DockerException) and not (
         isinstance(error, docker.errors.APIError)
@@ -289,13 +297,13 @@ class DockerBackend(SocketDirs, Backend):
         with self._client_lock:
             if self._client is None:
                 if time.monotonic() < self._retry_at and self._last_failure is not None:
-                    raise self._last_failure
+                    raise BackendError(str(self._last_failure))
                 try:
                     self._client = connect_engine()
                 except (docker.errors.DockerException, requests.RequestException) as error:
                     self._last_failure = _engine_error(error)
                     self._retry_at = time.monotonic() + ENGINE_RETRY
-                    raise self._last_failure from None
+                    raise BackendError(str(self._last_failure)) from None
         return self._client
 
     # -- files on the engine's host ----------------------------------------------------
@@ -315,6 +323,12 @@ class DockerBackend(SocketDirs, Backend):
             os.replace(tmp, path)
 
     def _prepare_dir(self, spec: ServerSpec) -> Path:
+        try:
+            return self._make_dir(spec)
+        except OSError as error:
+            raise _files_error(error) from None
+
+    def _make_dir(self, spec: ServerSpec) -> Path:
         directory = self._dir(spec.slug)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(mode=0o711)
@@ -394,7 +408,12 @@ class DockerBackend(SocketDirs, Backend):
 
     def _server(self, container: Container) -> Server:
         labels = container.labels
-        ready = container.status == "running" and self.socket_path(labels[LABEL + "slug"]).exists()
+        slug = labels[LABEL + "slug"]
+        ready = (
+            container.status == "running"
+            and self._ours(slug, container)
+            and self.socket_path(slug).exists()
+        )
         try:
             created = float(labels.get(LABEL + "created", "0"))
         except ValueError:
@@ -424,9 +443,35 @@ class DockerBackend(SocketDirs, Backend):
                 time.sleep(0.1)  # "removal already in progress": another caller's; wait
 
     def _forget(self, slug: str) -> None:
-        """The user's files on the engine's host: socket directory and socket link."""
+        """The user's files on the engine's host: socket directory, link and its record."""
         self.socket_path(slug).unlink(missing_ok=True)
+        self._record(slug).unlink(missing_ok=True)
         shutil.rmtree(self._dir(slug), ignore_errors=True)
+
+    def _record(self, slug: str) -> Path:
+        """Which start of which container the socket link belongs to."""
+        return self.sockets_dir / f"{self._dir(slug).name}.started"
+
+    @staticmethod
+    def _start_of(container: Container) -> str:
+        return f"{container.id} {container.attrs.get('State', {}).get('StartedAt', '')}"
+
+    def _ours(self, slug: str, container: Container) -> bool:
+        """Whether ``container`` runs as start() started it: a container restarted by hand
+        (docker restart) has lost its one-time secret and its socket link, and is replaced
+        at the next launch."""
+        try:
+            return self._record(slug).read_text() == self._start_of(container)
+        except OSError:
+            return False
+
+    def _note_start(self, slug: str, container: Container) -> None:
+        record = self._record(slug)
+        try:
+            record.with_suffix(".tmp").write_text(self._start_of(container))
+            os.replace(record.with_suffix(".tmp"), record)
+        except OSError as error:
+            raise _files_error(error) from None
 
     def _link_socket(self, slug: str) -> bool:
         """Take the server's socket over: hard-link the socket the server bound in its own
@@ -437,19 +482,22 @@ class DockerBackend(SocketDirs, Backend):
         link = self.socket_path(slug)
         tmp = link.with_name(f".{slug}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            os.link(self._dir(slug) / SOCKET, tmp, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        try:
-            if not stat.S_ISSOCK(os.lstat(tmp).st_mode):
-                raise BackendError(
-                    "The Jupyter server's socket was replaced by something else; the server "
-                    "is not used. Open the notebook again; if it keeps happening, show this "
-                    "message to your administrator."
-                )
-            os.replace(tmp, link)
-        finally:
-            tmp.unlink(missing_ok=True)
+            try:
+                os.link(self._dir(slug) / SOCKET, tmp, follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            try:
+                if not stat.S_ISSOCK(os.lstat(tmp).st_mode):
+                    raise BackendError(
+                        "The Jupyter server's socket was replaced by something else; the "
+                        "server is not used. Open the notebook again; if it keeps happening, "
+                        "show this message to your administrator."
+                    )
+                os.replace(tmp, link)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as error:
+            raise _files_error(error) from None
         return True
 
     # -- the interface -----------------------------------------------------------------
@@ -459,6 +507,8 @@ class DockerBackend(SocketDirs, Backend):
         container = self._container(slug)
         if container is None or container.status != "running":
             return None  # paused (by an administrator) too: a launch resumes it
+        if not self._ours(slug, container):
+            return None  # restarted by hand: a launch replaces it
         return self._server(container)
 
     def list(self) -> list[Server]:
@@ -472,13 +522,17 @@ class DockerBackend(SocketDirs, Backend):
         """Start the server; the caller holds the user's spawn lock."""
         existing = self._container(spec.slug)
         if existing is not None and existing.status == "paused":
-            with _engine():
-                existing.unpause()  # paused by hand: the user's kernels live on
-                existing.reload()
+            try:
+                with _engine():
+                    existing.unpause()  # paused by hand: the user's kernels live on
+                    existing.reload()
+            except docker.errors.NotFound:
+                existing = None  # removed meanwhile: made anew below
         if existing is not None:
-            if existing.status == "running":
+            if existing.status == "running" and self._ours(spec.slug, existing):
                 return self._server(existing)
-            self._remove(existing)  # half-created, exited or dead: made again below
+            # Half-created, exited, dead or restarted by hand: made again below.
+            self._remove(existing)
         self._forget(spec.slug)
         try:
             with _engine():
@@ -499,12 +553,20 @@ class DockerBackend(SocketDirs, Backend):
                 container = self.client.containers.create(**arguments)
                 container.start()
                 container.reload()
-        except BackendError:
+            self._note_start(spec.slug, container)
+        except (BackendError, docker.errors.NotFound) as error:
             if container is not None:
                 with contextlib.suppress(BackendError):
                     self._remove(container)
             self._forget(spec.slug)
-            raise
+            if isinstance(error, BackendError):
+                raise
+            self._network_checked = False  # the network may be what went: look again
+            raise BackendError(
+                "The Docker engine no longer has something the server needs (its image or "
+                f"network was removed meanwhile: {error.explanation or error}). Open the "
+                "notebook again."
+            ) from None
         return self._server(container)
 
     def wait_ready(self, slug: str, timeout: float) -> Server:
@@ -526,11 +588,12 @@ class DockerBackend(SocketDirs, Backend):
                     "message to your administrator."
                 )
 
-        # First the socket appears in the server's directory: link it into ours; then one
-        # request through that link must be answered (see sockets.wait_answering).
+        # First the socket appears in the server's directory: link it into ours (once per
+        # start of the container); then one request through that link must be answered
+        # (see sockets.wait_answering).
         deadline = time.monotonic() + timeout
         next_check = 0.0
-        while not self._link_socket(slug):
+        while not self.socket_path(slug).exists() and not self._link_socket(slug):
             now = time.monotonic()
             if now >= next_check:
                 check()
@@ -540,8 +603,7 @@ class DockerBackend(SocketDirs, Backend):
             time.sleep(0.01)
         remaining = max(0.1, deadline - time.monotonic())
         wait_answering(self.socket_path(slug), slug, remaining, check, STATE_CHECK_EVERY)
-        with _engine():
-            container.reload()
+        check()
         return self._server(container)
 
     def activity(self, slug: str, secret: str) -> float | None:
@@ -570,7 +632,8 @@ class DockerBackend(SocketDirs, Backend):
         keep = set()
         for container in containers:
             slug = container.labels.get(LABEL + "slug", "")
-            if container.status in {"running", "paused", "restarting"} or busy(slug):
+            ours = is_slug(slug) and self._ours(slug, container)
+            if busy(slug) or (container.status in {"running", "paused"} and ours):
                 keep.add(slug)
                 continue
             with contextlib.suppress(BackendError):
@@ -578,7 +641,11 @@ class DockerBackend(SocketDirs, Backend):
         now = time.time()
         leftovers = [
             *((e, e.name) for e in self.servers_dir.iterdir()),
-            *((e, e.name.removesuffix(".sock")) for e in self.sockets_dir.iterdir()),
+            # <slug>.sock and <slug>.started; a .<slug>.<pid>.<thread>.tmp of a crash too
+            *(
+                (e, e.name.split(".")[1 if e.name.startswith(".") else 0])
+                for e in self.sockets_dir.iterdir()
+            ),
         ]
         for entry, slug in leftovers:
             if slug in keep or not is_slug(slug) or busy(slug):
