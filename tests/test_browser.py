@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -34,7 +35,7 @@ from sidecar.sessions import COOKIE_NAME, upstream_secret
 from sidecar.slugs import slug_for
 
 from . import browser
-from .conftest import Stack, wait_until
+from .conftest import Stack, start_stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -153,11 +154,16 @@ NEXTCLOUD_FILES = f"{ISSUER}/apps/files/"
 
 
 def open_in_jupyter_from_nextcloud(page: Page, action: str, token: str) -> None:
-    """Show the launch form on Nextcloud's own origin (served by the browser driver), so
-    the POST carries ``Origin: <Nextcloud>`` exactly as the Files action's does."""
+    """Show the launch form on Nextcloud's own origin (served by the browser driver), with
+    the ``Referrer-Policy: no-referrer`` Nextcloud sends with its pages, so the POST carries
+    what the Files action's does (its strict-origin meta restores ``Origin: <Nextcloud>``)."""
     page.route(
         NEXTCLOUD_FILES,
-        lambda route: route.fulfill(content_type="text/html", body=launch_form(action, token)),
+        lambda route: route.fulfill(
+            content_type="text/html",
+            headers={"Referrer-Policy": "no-referrer"},
+            body=launch_form(action, token),
+        ),
     )
     page.goto(NEXTCLOUD_FILES)
 
@@ -166,6 +172,8 @@ def launch_form(action: str, token: str) -> str:
     """What Nextcloud's Files action puts in the page: a form POST carrying the token."""
     return (
         '<!doctype html><meta charset="utf-8"><title>Nextcloud Files</title>'
+        # What nextcloud_app/src/lib/launcher.js adds before it submits (see there).
+        '<meta name="referrer" content="strict-origin">'
         f'<form id="launch" method="post" action="{html.escape(action)}">'
         f'<input type="hidden" name="token" value="{html.escape(token)}">'
         '<button type="submit">Open in Jupyter</button></form>'
@@ -319,3 +327,30 @@ def test_progress_page_explains_a_failed_start(failing_stack: Stack, tmp_path: P
         expect(error).to_contain_text("no jupyter_server here")
         expect(error).to_contain_text("open the notebook again from Nextcloud Files")
         assert "/user/" not in page.url  # it stayed on the progress page
+
+
+def test_the_development_launcher_opens_the_notebook(
+    workdir: Path,
+    redis_service: Any,
+    keys: tuple[Path, Path],
+    signing_key: Any,
+    tmp_path: Path,
+) -> None:
+    """`make demo`'s /dev/open, in a real browser: its page is served with no-referrer
+    like every page of ours, and its form must still carry the gateway's Origin."""
+    dev = start_stack(
+        workdir / "dev-launcher",
+        redis_service.address,
+        keys[1],
+        signing_key,
+        NEXTPYTER_DEV_SIGNING_KEY=str(keys[0]),
+    )
+    try:
+        dev.user("dana", {"hello.ipynb": NOTEBOOK})
+        with chromium(tmp_path / "profile") as context:
+            page = context.new_page()
+            page.goto(f"{origin_of(dev)}/dev/open?user=dana&path=hello.ipynb")
+            page.wait_for_url(f"{origin_of(dev)}/user/dana/lab/tree/hello.ipynb")
+            expect(page.locator(".jp-Notebook")).to_be_visible()
+    finally:
+        dev.close()
