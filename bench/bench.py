@@ -121,15 +121,7 @@ def floor_process(
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process we started, wait, SIGKILL if it does not go."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    devstack.terminate(process, STOP_TIMEOUT)
 
 
 def wait_answer(sock: Path, path: str, token: str, process: subprocess.Popen[bytes]) -> int:

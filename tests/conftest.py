@@ -40,6 +40,14 @@ EMPTY_NOTEBOOK = json.dumps(
 )
 
 
+def require_root(why: str) -> None:
+    """Skip without root, but fail under CI (nothing may skip there)."""
+    if os.geteuid() != 0:
+        if CI:
+            pytest.fail(why)
+        pytest.skip(why)
+
+
 def require(binary: str) -> str:
     """The path of ``binary``; skip without it, but fail under CI (nothing may skip there)."""
     path = shutil.which(binary) or next(
@@ -301,11 +309,7 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
     Jupyter image built on it from debootstrap and pip wheels (once per machine)."""
     require("dockerd")
     require("debootstrap")
-    if os.geteuid() != 0:
-        message = "the Docker tests start their own dockerd, which needs root"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_root("the Docker tests start their own dockerd, which needs root")
     from sidecar import devdocker
 
     engine = devdocker.start_engine(tls_port=devstack.free_port(), isolated=True)

@@ -12,18 +12,14 @@ import pytest
 from sidecar.cli import admin_main
 from sidecar.runtime import egress
 
-from .conftest import CI, require
+from .conftest import require, require_root
 
 
 @pytest.fixture
 def netns() -> Iterator[list[str]]:
     require("iptables")
     require("nsenter")
-    if os.geteuid() != 0:
-        message = "network namespaces need root"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_root("network namespaces need root")
     name = f"npt-egress-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:

@@ -588,21 +588,17 @@ class DockerBackend(SocketDirs, Backend):
                     "message to your administrator."
                 )
 
-        # First the socket appears in the server's directory: link it into ours (once per
-        # start of the container); then one request through that link must be answered
-        # (see sockets.wait_answering).
-        deadline = time.monotonic() + timeout
-        next_check = 0.0
-        while not self.socket_path(slug).exists() and not self._link_socket(slug):
-            now = time.monotonic()
-            if now >= next_check:
-                check()
-                next_check = now + STATE_CHECK_EVERY
-            if now > deadline:
-                raise BackendError(f"The Jupyter server did not start within {timeout:.0f} s.")
-            time.sleep(0.01)
-        remaining = max(0.1, deadline - time.monotonic())
-        wait_answering(self.socket_path(slug), slug, remaining, check, STATE_CHECK_EVERY)
+        # The socket appears in the server's directory: link it into ours (once per start of
+        # the container); then one request through that link must be answered.
+        link = self.socket_path(slug)
+        wait_answering(
+            link,
+            slug,
+            timeout,
+            check,
+            STATE_CHECK_EVERY,
+            bound=lambda: link.exists() or self._link_socket(slug),
+        )
         check()
         return self._server(container)
 

@@ -60,20 +60,26 @@ def get_over_socket(sock: Path, path: str, timeout: float, secret: str = "") -> 
 
 
 def wait_answering(
-    sock: Path, slug: str, timeout: float, check: Callable[[], None], check_every: float = 0.0
+    sock: Path,
+    slug: str,
+    timeout: float,
+    check: Callable[[], None],
+    check_every: float = 0.0,
+    bound: Callable[[], bool] | None = None,
 ) -> None:
     """Block until the server on ``sock`` answers HTTP.
 
     The socket file appears when the server binds it and takes connections a moment later,
     when it listens; a request made then waits in the backlog until the server's loop runs
     and is answered. So: look every 10 ms (a constant, no back-off) until one request gets
-    in. ``check`` raises :class:`BackendError` when the server is gone (it is called every
+    in. ``bound()`` says whether the socket is there to try (by default: ``sock`` exists);
+    ``check`` raises :class:`BackendError` when the server is gone (it is called every
     ``check_every`` seconds, every round when 0).
     """
     deadline = time.monotonic() + timeout
     next_check = 0.0
     while True:
-        if sock.exists():
+        if bound() if bound is not None else sock.exists():
             try:
                 get_over_socket(sock, f"/user/{slug}/api", max(0.1, deadline - time.monotonic()))
                 return
