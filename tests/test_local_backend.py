@@ -4,8 +4,12 @@ socket file but was not listening yet)."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from sidecar.runtime import ServerSpec
 from sidecar.runtime.local import LocalBackend
@@ -43,3 +47,26 @@ def test_wait_ready_survives_the_gap_between_bind_and_listen(tmp_path: Path) -> 
     finally:
         assert backend.stop("sam")
     assert backend.status("sam") is None
+
+
+def test_a_socket_path_too_long_for_unix_sockets_is_a_message() -> None:
+    """sun_path holds 107 bytes: a long NEXTPYTER_RUNTIME_DIR and a long user id (slugs
+    have up to 42 characters) do not fit; that is said, not an obscure failure later."""
+    base = Path(tempfile.mkdtemp(prefix="np-", dir="/tmp"))
+    deep = base / ("d" * (70 - len(str(base)) - 1))  # 70 bytes: short names fit, long ones not
+    try:
+        backend = LocalBackend(deep)
+        _check_lengths(backend, deep)
+    finally:
+        shutil.rmtree(base)
+
+
+def _check_lengths(backend: LocalBackend, deep: Path) -> None:
+    from sidecar.runtime import BackendError
+    from sidecar.slugs import slug_for
+
+    long_slug = slug_for("a" * 64)
+    with pytest.raises(BackendError, match="shorter NEXTPYTER_RUNTIME_DIR"):
+        backend.upstream(long_slug)
+    # A short name in the same directory fits.
+    assert backend.upstream("bob") == f"unix:{deep}/servers/bob/jupyter.sock:"

@@ -64,7 +64,7 @@ from ..config import ConfigError, DockerSettings
 from ..slugs import is_slug
 from .base import Backend, BackendError, Server, ServerSpec
 from .egress import USERS_BRIDGE
-from .sockets import SOCKET, SocketDirs, last_activity, wait_answering
+from .sockets import SOCKET, SocketDirs, fitting, last_activity, wait_answering
 from .upstream import IDENTITY_CLASS_ENV, SECRET_FILE_ENV, USER_ENV
 
 LABEL = "org.nextpyter."
@@ -286,7 +286,7 @@ class DockerBackend(SocketDirs, Backend):
         self._network_checked = False
 
     def socket_path(self, slug: str) -> Path:
-        return self.sockets_dir / f"{self._dir(slug).name}.sock"
+        return fitting(self.sockets_dir / f"{self._dir(slug).name}.sock")
 
     @property
     def client(self) -> docker.DockerClient:

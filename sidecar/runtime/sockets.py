@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -16,6 +17,19 @@ from .base import BackendError
 from .upstream import HEADER as GATEWAY_HEADER
 
 SOCKET = "jupyter.sock"
+# The longest path a unix socket may have (sun_path holds 108 bytes, with the final NUL).
+MAX_SOCKET_PATH = 107
+
+
+def fitting(path: Path) -> Path:
+    """``path`` if a unix socket can live there; else a message for the administrator."""
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise BackendError(
+            f"The server's socket path ({path}) is longer than the {MAX_SOCKET_PATH} bytes "
+            "a unix socket may have. Ask your administrator to set a shorter "
+            "NEXTPYTER_RUNTIME_DIR (the default /run/nextpyter fits every user)."
+        )
+    return path
 
 
 class SocketDirs:
@@ -30,7 +44,7 @@ class SocketDirs:
         return self.servers_dir / slug
 
     def socket_path(self, slug: str) -> Path:
-        return self._dir(slug) / SOCKET
+        return fitting(self._dir(slug) / SOCKET)
 
     def upstream(self, slug: str) -> str:
         return f"unix:{self.socket_path(slug)}:"
