@@ -61,8 +61,12 @@ def spawn_lock(client: redis.Redis, slug: str, wait: float = 0.0) -> Any:
 
 
 def spawn_locked(client: redis.Redis, slug: str) -> bool:
-    """Whether someone holds ``slug``'s spawn lock (a start or a stop is under way)."""
-    return bool(client.exists(f"{KEY_PREFIX}spawn:{slug}"))
+    """Whether someone holds ``slug``'s spawn lock (a start or a stop is under way). When
+    Redis cannot tell, yes: a clean-up then leaves that user alone rather than guess."""
+    try:
+        return bool(client.exists(f"{KEY_PREFIX}spawn:{slug}"))
+    except redis.RedisError:
+        return True
 
 
 @contextlib.contextmanager

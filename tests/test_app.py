@@ -386,3 +386,12 @@ def test_progress_falls_back_to_polling_when_streams_are_full(
     last_id = re.findall(r"^id: (\S+)$", first, re.M)[-1]
     again = client.get(launch["events"], headers={"Last-Event-ID": last_id}).text
     assert '"state": "queued"' not in again  # only what came after
+
+
+def test_without_redis_a_cleanup_touches_nobody() -> None:
+    """reconcile() asks whether a user's start is under way; when Redis cannot say, the
+    answer is yes (leave that user alone), never an exception that stops the sidecar."""
+    from sidecar.store import connect, spawn_locked
+
+    gone = connect("unix:///nonexistent/redis.sock")
+    assert spawn_locked(gone, "alice") is True
