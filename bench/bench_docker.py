@@ -9,10 +9,12 @@ Redis, the sidecar with the docker backend, and the gateway, and stops them by p
   same arguments: image, command, mounts, limits, hardening), created and started with one
   SDK call and polled over its unix socket every 5 ms until Jupyter answers. What remains
   between it and a launch is NextPyter's: token, Redis, lock, engine calls, events, gateway.
+- Bare run: `docker run` (the CLI) of the same image, command and environment with none of
+  the hardening, limits or network: the plainest start of this server, for comparison.
 - Launch: token POST to the sidecar through the gateway, the server-sent events to
   ``ready``, then the first 200 from the server's ``api/status`` through the gateway with
   the session cookie (as bench.py does for the local backend).
-- Floor and launch runs alternate (ABBA), so noise from elsewhere hits both alike.
+- The three kinds rotate their order from run to run, so noise from elsewhere hits all alike.
 - Concurrency: N users (20) post their launch tokens at the same moment; the total time
   until the last has its first 200 through the gateway, each user's time, and failures.
 """
@@ -26,6 +28,7 @@ import os
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -75,6 +78,7 @@ class DockerStack:
     key: Any
     data: Path
     image: str
+    engine_url: str
 
     @property
     def url(self) -> str:
@@ -119,7 +123,9 @@ def docker_stack(workdir: Path, log: Log) -> Iterator[DockerStack]:
         backend = DockerBackend(
             DockerSettings(image=image), Path(env["NEXTPYTER_RUNTIME_DIR"]), client
         )
-        yield DockerStack(workdir, env, sidecar, gateway, backend, load_key(pem), data, image)
+        yield DockerStack(
+            workdir, env, sidecar, gateway, backend, load_key(pem), data, image, engine.url
+        )
     finally:
         for service in reversed(services):
             service.stop()
@@ -129,11 +135,9 @@ def docker_stack(workdir: Path, log: Log) -> Iterator[DockerStack]:
         engine.stop()
 
 
-def floor_run(stack: DockerStack, files: Path, index: int) -> float:
-    """Seconds from the create call to Jupyter's first answer, for the backend's own
-    container arguments started with bare SDK calls (no sidecar, no gateway)."""
-    client = stack.backend.client
-    slug = f"floor-{index}"
+def _prepared(stack: DockerStack, files: Path, slug: str) -> tuple[dict[str, Any], str, Path]:
+    """The backend's own container arguments for ``slug``, with its socket directory and
+    secret file made as the backend makes them."""
     run_dir = stack.workdir / "floor" / slug
     run_dir.mkdir(parents=True, mode=0o711)
     secret = secrets.token_urlsafe(32)
@@ -145,22 +149,64 @@ def floor_run(stack: DockerStack, files: Path, index: int) -> float:
     arguments = build_container_spec(
         spec, stack.backend.settings, run_dir, stack.backend.share_dir, "bench-floor", time.time()
     )
-    sock = run_dir / SOCKET
+    return arguments, secret, run_dir
+
+
+def _answered(sock: Path, slug: str, secret: str, logs: Any) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if sock.exists():
+            with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):
+                if get_over_socket(sock, f"/user/{slug}/api/status", 10, secret)[0] == 200:
+                    return
+        if time.monotonic() > deadline:
+            raise BenchError(f"the floor container never answered: {logs()!r}")
+        time.sleep(POLL_INTERVAL)
+
+
+def floor_run(stack: DockerStack, files: Path, index: int) -> float:
+    """Seconds from the create call to Jupyter's first answer, for the backend's own
+    container arguments started with bare SDK calls (no sidecar, no gateway)."""
+    slug = f"floor-{index}"
+    arguments, secret, run_dir = _prepared(stack, files, slug)
     started = time.perf_counter()
-    container = client.containers.run(**arguments)
+    container = stack.backend.client.containers.run(**arguments)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if sock.exists():
-                with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):
-                    if get_over_socket(sock, f"/user/{slug}/api/status", 10, secret)[0] == 200:
-                        break
-            if time.monotonic() > deadline:
-                raise BenchError(f"the floor container never answered: {container.logs()[-500:]!r}")
-            time.sleep(POLL_INTERVAL)
+        _answered(run_dir / SOCKET, slug, secret, lambda: container.logs()[-500:])
         return time.perf_counter() - started
     finally:
         container.remove(force=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def bare_run(stack: DockerStack, files: Path, index: int) -> float:
+    """Seconds from `docker run` (the CLI) to Jupyter's first answer, for the same image,
+    command and environment but none of the hardening, limits or network: the plainest
+    way to start this server."""
+    slug = f"bare-{index}"
+    arguments, secret, run_dir = _prepared(stack, files, slug)
+    name = f"nextpyter-bare-{index}"
+    environment = {**arguments["environment"], "HOME": "/tmp"}
+    mounts = [
+        f"--mount=type=bind,src={files},dst={stack.backend.settings.workdir}",
+        f"--mount=type=bind,src={run_dir},dst=/run/nextpyter",
+        f"--mount=type=bind,src={stack.backend.share_dir},dst=/opt/nextpyter,readonly",
+    ]
+    command = [
+        shutil.which("docker") or "docker", "-H", stack.engine_url, "run", "-d", "--rm",
+        f"--name={name}", f"--user={UID}:{UID}", "--network=none", *mounts,
+        *(f"--env={key}={value}" for key, value in environment.items()),
+        stack.image, *arguments["command"],
+    ]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    try:
+        _answered(run_dir / SOCKET, slug, secret, lambda: "(see docker logs)")
+        return time.perf_counter() - started
+    finally:
+        subprocess.run(
+            [command[0], "-H", stack.engine_url, "rm", "-f", name], check=False, capture_output=True
+        )
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -169,17 +215,23 @@ def measure_launches(stack: DockerStack, runs: int, log: Log) -> dict[str, Any]:
     slug = slug_for(USER_ID)
     gateway = Gateway(stack.url, stack.key, USER_ID)
     floor: list[float] = []
+    bare: list[float] = []
     cold: list[LaunchRun] = []
     warm: list[LaunchRun] = []
     try:
         floor_run(stack, files, 0)  # warm-up: page cache, first engine calls
+        bare_run(stack, files, 0)
         gateway.launch(cold=True)
         stack.backend.stop(slug)
+        kinds = ("bare", "floor", "launch")
         for index in range(1, runs + 1):
-            order = ("floor", "launch") if index % 4 in (1, 0) else ("launch", "floor")
+            order = kinds[index % 3 :] + kinds[: index % 3]  # each kind takes each place
             for kind in order:
                 if kind == "floor":
                     floor.append(floor_run(stack, files, index))
+                    continue
+                if kind == "bare":
+                    bare.append(bare_run(stack, files, index))
                     continue
                 if stack.backend.status(slug) is not None:
                     raise BenchError("the user's server still runs: this would not be cold")
@@ -188,7 +240,8 @@ def measure_launches(stack: DockerStack, runs: int, log: Log) -> dict[str, Any]:
                 if not stack.backend.stop(slug):
                     raise BenchError("the launched server was not there when stopped")
             log(
-                f"  run {index}/{runs}: floor {floor[-1] * 1000:.0f} ms, "
+                f"  run {index}/{runs}: bare {bare[-1] * 1000:.0f} ms, floor "
+                f"{floor[-1] * 1000:.0f} ms, "
                 f"launch {cold[-1].seconds * 1000:.0f} ms, warm {warm[-1].seconds * 1000:.0f} ms"
             )
     finally:
@@ -204,6 +257,10 @@ def measure_launches(stack: DockerStack, runs: int, log: Log) -> dict[str, Any]:
         for name in phase_names
     }
     return {
+        "bare_docker_run": summarize([s * 1000 for s in bare]),
+        "overhead_vs_bare_median_ms": round(
+            statistics.median(cold_ms) - statistics.median(s * 1000 for s in bare), 1
+        ),
         "floor": summarize(floor_ms),
         "launch": launch,
         "warm_launch": summarize([r.seconds * 1000 for r in warm]),
@@ -302,6 +359,7 @@ def report(result: dict[str, Any]) -> str:
         "",
         f"{'Cold start (' + str(result['runs']) + ' runs each, interleaved)':<48}"
         f"{'median':>10}{'p95':>10}{'min':>10}{'max':>10}",
+        row("bare `docker run` (no hardening) -> answer", launch["bare_docker_run"]),
         row("floor: same container, bare SDK run -> answer", launch["floor"]),
         row("launch: token POST -> first 200 via gateway", cold),
         row("  of which token POST -> ready event", cold["to_ready_event"]),
@@ -310,6 +368,8 @@ def report(result: dict[str, Any]) -> str:
         f"  overhead (launch median - floor median) {launch['overhead_median_ms']:>8.0f} ms"
         f"   (median of paired runs: {launch['overhead_paired_median_ms']:.0f} ms)",
         f"  ratio launch / floor (medians)          {launch['ratio_median']:>8.2f}",
+        f"  launch median - bare docker run median  {launch['overhead_vs_bare_median_ms']:>8.0f} ms"
+        "   (the hardening, limits and network, plus NextPyter)",
         f"  target: overhead <= {launch['target_overhead_ms']:.0f} ms at the median: "
         + ("MET" if launch["target_met"] else "NOT MET"),
         "  where a cold launch's time goes (medians):",
