@@ -49,6 +49,8 @@ from bench import (
     Gateway,
     LaunchRun,
     Log,
+    _stats_row,
+    launch_figures,
     summarize,
     versions,
 )
@@ -62,7 +64,6 @@ from sidecar.slugs import slug_for
 
 REPO = devstack.REPO
 DEFAULT_OUTPUT = REPO / "bench" / "results-docker.json"
-TARGET_OVERHEAD_MS = 300.0
 UID = 33
 USER_ID = "bench"
 START_TIMEOUT = 90.0
@@ -246,32 +247,13 @@ def measure_launches(stack: DockerStack, runs: int, log: Log) -> dict[str, Any]:
             )
     finally:
         gateway.close()
-    floor_ms = [s * 1000 for s in floor]
-    cold_ms = [r.seconds * 1000 for r in cold]
-    overhead = statistics.median(cold_ms) - statistics.median(floor_ms)
-    phase_names = list(dict.fromkeys(name for r in cold for name in r.phases_ms))
-    launch = summarize(cold_ms)
-    launch["to_ready_event"] = summarize([r.ready_seconds * 1000 for r in cold])
-    launch["phases_median_ms"] = {
-        name: round(statistics.median(r.phases_ms[name] for r in cold if name in r.phases_ms), 1)
-        for name in phase_names
-    }
-    return {
-        "bare_docker_run": summarize([s * 1000 for s in bare]),
-        "overhead_vs_bare_median_ms": round(
-            statistics.median(cold_ms) - statistics.median(s * 1000 for s in bare), 1
-        ),
-        "floor": summarize(floor_ms),
-        "launch": launch,
-        "warm_launch": summarize([r.seconds * 1000 for r in warm]),
-        "overhead_median_ms": round(overhead, 1),
-        "overhead_paired_median_ms": round(
-            statistics.median(c - f for c, f in zip(cold_ms, floor_ms, strict=True)), 1
-        ),
-        "ratio_median": round(statistics.median(cold_ms) / statistics.median(floor_ms), 3),
-        "target_overhead_ms": TARGET_OVERHEAD_MS,
-        "target_met": overhead <= TARGET_OVERHEAD_MS,
-    }
+    figures = launch_figures([s * 1000 for s in floor], cold, warm)
+    bare_ms = [s * 1000 for s in bare]
+    figures["bare_docker_run"] = summarize(bare_ms)
+    figures["overhead_vs_bare_median_ms"] = round(
+        statistics.median(r.seconds * 1000 for r in cold) - statistics.median(bare_ms), 1
+    )
+    return figures
 
 
 def concurrent_floor(stack: DockerStack, users: int, files: Path) -> float:
@@ -347,23 +329,17 @@ def report(result: dict[str, Any]) -> str:
     launch, crowd, v = result["launches"], result["concurrency"], result["versions"]
     cold = launch["launch"]
 
-    def row(label: str, stats: dict[str, Any]) -> str:
-        return (
-            f"{label:<48}{stats['median_ms']:>10.0f}{stats['p95_ms']:>10.0f}"
-            f"{stats['min_ms']:>10.0f}{stats['max_ms']:>10.0f}"
-        )
-
     lines = [
         f"NextPyter benchmark, docker backend  {result['date']}  commit {v.get('commit', '?')}",
         f"  {v['cpus']} CPUs, Docker engine {result['engine']}, image {result['image']}",
         "",
         f"{'Cold start (' + str(result['runs']) + ' runs each, interleaved)':<48}"
         f"{'median':>10}{'p95':>10}{'min':>10}{'max':>10}",
-        row("bare `docker run` (no hardening) -> answer", launch["bare_docker_run"]),
-        row("floor: same container, bare SDK run -> answer", launch["floor"]),
-        row("launch: token POST -> first 200 via gateway", cold),
-        row("  of which token POST -> ready event", cold["to_ready_event"]),
-        row("warm launch: token POST -> ready event", launch["warm_launch"]),
+        _stats_row("bare `docker run` (no hardening) -> answer", launch["bare_docker_run"]),
+        _stats_row("floor: same container, bare SDK run -> answer", launch["floor"]),
+        _stats_row("launch: token POST -> first 200 via gateway", cold),
+        _stats_row("  of which token POST -> ready event", cold["to_ready_event"]),
+        _stats_row("warm launch: token POST -> ready event", launch["warm_launch"]),
         "",
         f"  overhead (launch median - floor median) {launch['overhead_median_ms']:>8.0f} ms"
         f"   (median of paired runs: {launch['overhead_paired_median_ms']:.0f} ms)",
@@ -381,7 +357,7 @@ def report(result: dict[str, Any]) -> str:
         f"{crowd['floor_total_ms']:.0f} ms; ratio {crowd['ratio']:.2f}",
     ]
     if crowd["each"]:
-        lines.append(row("  each user's launch -> first 200", crowd["each"]))
+        lines.append(_stats_row("  each user's launch -> first 200", crowd["each"]))
     return "\n".join(lines)
 
 
