@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import redis as redis_lib
@@ -40,12 +40,16 @@ EMPTY_NOTEBOOK = json.dumps(
 )
 
 
+def unavailable(why: str) -> NoReturn:
+    """Something a test needs is missing: skip, but fail under CI (nothing may skip there)."""
+    if CI:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
 def require_root(why: str) -> None:
-    """Skip without root, but fail under CI (nothing may skip there)."""
     if os.geteuid() != 0:
-        if CI:
-            pytest.fail(why)
-        pytest.skip(why)
+        unavailable(why)
 
 
 def require(binary: str) -> str:
@@ -54,10 +58,7 @@ def require(binary: str) -> str:
         (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if Path(p).exists()), None
     )
     if path is None:
-        message = f"{binary} is not installed; run `make deps` (as root)"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{binary} is not installed; run `make deps` (as root)")
     return path
 
 

@@ -37,7 +37,7 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from . import browser
-from .conftest import CI, require
+from .conftest import require, unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -410,10 +410,7 @@ def built() -> Path:
         subprocess.run([npm, "run", "--silent", "build"], cwd=APP_DIR, check=True, timeout=300)
     scripts = [JS_DIR / f"nextpyter-{name}.mjs" for name in ("admin", "files", "personal")]
     if not all(script.exists() for script in scripts):
-        message = "nextcloud_app/js is not built: run `npm ci && npm run build` in nextcloud_app"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("nextcloud_app/js is not built: run `npm ci && npm run build` in nextcloud_app")
     return JS_DIR
 
 

@@ -13,6 +13,8 @@ from sidecar.problems import Problem
 from sidecar.runtime import ServerSpec
 from sidecar.runtime.docker_backend import build_container_spec, container_name
 
+from .test_config import env as settings_env
+
 SPEC = ServerSpec(
     user_id="Anna O'Neil",
     slug="anna-o-neil-3f2a1b",
@@ -127,14 +129,7 @@ def test_names_come_from_the_slug_only() -> None:
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        "NEXTPYTER_SECRET_KEY": "k" * 40,
-        "NEXTPYTER_DATA_DIR": str(tmp_path),
-        "NEXTPYTER_JWKS": "/etc/jwks.json",
-        "NEXTPYTER_TOKEN_ISSUER": "https://cloud.example.com",
-        "NEXTPYTER_BACKEND": "docker",
-        **extra,
-    }
+    return settings_env(tmp_path, **{"NEXTPYTER_BACKEND": "docker", **extra})
 
 
 def test_docker_settings(tmp_path: Path) -> None:
