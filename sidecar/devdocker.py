@@ -28,7 +28,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -79,8 +79,6 @@ class Engine:
     process: subprocess.Popen[bytes]
     log: Path
     exec_root: Path
-    data_root: Path
-    options: list[str] = field(default_factory=list)
     lock: IO[str] | None = None
     tls_url: str = ""  # tcp://127.0.0.1:<port> when started with TLS
     cert_path: Path | None = None  # the client's ca.pem, cert.pem, key.pem
@@ -364,7 +362,7 @@ def start_engine(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    engine = Engine(socket, process, log, exec_root, data_root, options, lock, netns=netns)
+    engine = Engine(socket, process, log, exec_root, lock, netns=netns)
     if tls_port and cert_path:
         engine.tls_url, engine.cert_path = f"tcp://{address}:{tls_port}", cert_path
     deadline = time.monotonic() + timeout

@@ -234,15 +234,13 @@ def _files_error(error: OSError) -> BackendError:
 
 
 def _engine_error(error: Exception) -> BackendError:
-    if isinstance(error, requests.ConnectionError | docker.errors.DockerException) and not (
-        isinstance(error, docker.errors.APIError)
-    ):
+    if isinstance(error, docker.errors.APIError):  # the engine answered: say what it said
+        return BackendError(f"The Docker engine refused: {error.explanation or error}")
+    if isinstance(error, requests.ConnectionError | docker.errors.DockerException):
         return BackendError(
             "NextPyter cannot reach its Docker engine. Try again in a minute; if it keeps "
             "happening, ask your administrator to check the engine and DOCKER_HOST."
         )
-    if isinstance(error, docker.errors.APIError):
-        return BackendError(f"The Docker engine refused: {error.explanation or error}")
     return BackendError(f"The Docker engine failed: {error}")
 
 
