@@ -949,3 +949,34 @@ def test_a_server_restarted_by_hand_is_replaced_by_the_next_launch(
         assert container.id != engine_client.containers.get(container_name(slug)).id
     finally:
         dstack.backend.stop(slug)
+
+
+def test_a_container_removed_while_listed_is_no_error(
+    dstack: Stack, engine_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas reconcile at once: one removes a container the other has just listed.
+    (Seen in CI: the listing's inspection raised NotFound and a worker failed to boot.)"""
+    from docker.models.containers import ContainerCollection
+
+    backend: DockerBackend = dstack.backend
+    labels = {
+        f"{LABEL}installation": backend.installation,
+        f"{LABEL}slug": "uma",
+        f"{LABEL}created": f"{time.time():.3f}",
+    }
+    doomed = engine_client.containers.create(
+        backend_image(dstack), name=container_name("uma"), labels=labels
+    )
+    get = ContainerCollection.get
+
+    def get_after_the_other_replica(self: Any, container_id: str) -> Any:
+        if container_id == doomed.id:
+            engine_client.api.remove_container(container_id, force=True)
+        return get(self, container_id)
+
+    monkeypatch.setattr(ContainerCollection, "get", get_after_the_other_replica)
+    backend.reconcile()  # no exception
+    backend.list()  # nor here
+    monkeypatch.undo()
+    with pytest.raises(docker.errors.NotFound):
+        doomed.reload()

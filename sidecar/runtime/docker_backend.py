@@ -512,7 +512,8 @@ class DockerBackend(SocketDirs, Backend):
     def list(self) -> list[Server]:
         with _engine():
             containers = self.client.containers.list(
-                filters={"label": f"{LABEL}installation={self.installation}"}
+                filters={"label": f"{LABEL}installation={self.installation}"},
+                ignore_removed=True,  # removed between the listing and its inspection
             )
         return [self._server(c) for c in containers if is_slug(c.labels.get(LABEL + "slug", ""))]
 
@@ -621,7 +622,9 @@ class DockerBackend(SocketDirs, Backend):
         (their spawn lock is held) is left alone."""
         with _engine():
             containers = self.client.containers.list(
-                all=True, filters={"label": f"{LABEL}installation={self.installation}"}
+                all=True,
+                filters={"label": f"{LABEL}installation={self.installation}"},
+                ignore_removed=True,  # removed (by another replica) while we looked
             )
         keep = set()
         for container in containers:
