@@ -13,10 +13,11 @@ NPM_STAMP := $(APP)/node_modules/.installed
 # Debian packages, as command:package pairs: what runs the stack, and what the tests add.
 RUN_DEBS := redis-server:redis-server nginx:nginx
 # (phpunit brings php-xml and php-mbstring, which the app's tests need.)
-# (dockerd and debootstrap: the tests' own Docker engine and the image they build; ip and
-# iptables: the network namespace that engine runs in, with its firewall.)
+# (dockerd and debootstrap: the tests' own Docker engine and the image they build;
+# docker-registry: the registry pagletto pulls from; ip (and tc) and iptables: the network
+# namespace that engine runs in, with its firewall.)
 TEST_DEBS := $(RUN_DEBS) chromium:chromium wrk:wrk php:php-cli phpunit:phpunit npm:npm node:nodejs \
-	dockerd:docker.io debootstrap:debootstrap ip:iproute2 iptables:iptables nsenter:util-linux
+	dockerd:docker.io docker-registry:docker-registry debootstrap:debootstrap ip:iproute2 iptables:iptables nsenter:util-linux
 # Installs, with apt, the packages of $(1) whose command is missing.
 define apt_ensure
 	@missing=""; for pair in $(1); do \
@@ -44,8 +45,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check sidecar tests bench
-	$(BIN)/ruff format --check sidecar tests bench
+	$(BIN)/ruff check sidecar pagletto tests bench
+	$(BIN)/ruff format --check sidecar pagletto tests bench
 	$(BIN)/mypy
 
 # The Nextcloud app's JavaScript: installed from package-lock.json, built into js/.

@@ -15,13 +15,16 @@ from typing import Any, TypeVar, cast
 import redis
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
 
+from pagletto import contract
+
 from .apitokens import ApiToken
 from .app import services
 from .authorize import same_origin
 from .dynconfig import parse as parse_config
-from .launches import Launch
+from .launches import Launch, image_not_allowed
 from .paths import PathRejected, validate_relative_path
 from .problems import Problem
+from .runtime import BackendError
 from .slugs import InvalidUserId, slug_for, validate_user_id
 from .store import TERMINAL_STATES, renewing, spawn_lock
 from .tokens import AdminToken
@@ -30,6 +33,7 @@ api = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 KEEPALIVE_SECONDS = 15.0
+MAX_PULLS = 50
 EVENT_ID_RE = re.compile(r"0|[0-9]{1,20}-[0-9]{1,20}")
 
 
@@ -202,7 +206,10 @@ def launch_events(launch_id: str) -> Response:
     """Server-sent events: one ``progress`` event per step, until ready or failed."""
     _launch_state(launch_id)
     svc = services()
-    deadline = time.monotonic() + svc.settings.progress_timeout
+    # The stream ends when the launch has said nothing for this long (a launch waiting
+    # for a pull says how it goes at least every 30 s, however long the pull takes).
+    quiet = svc.settings.progress_timeout
+    deadline = time.monotonic() + quiet
     last_id = request.headers.get("Last-Event-ID", "0") or "0"
     if not EVENT_ID_RE.fullmatch(last_id) or any(int(part) >= 2**64 for part in last_id.split("-")):
         raise Problem(
@@ -221,6 +228,7 @@ def launch_events(launch_id: str) -> Response:
         return sse({"state": "failed", "message": f"{why} Open the notebook again from Nextcloud."})
 
     def stream() -> Iterator[str]:
+        nonlocal deadline
         yield "retry: 1000\n\n"
         if not svc.stream_slots.acquire(blocking=False):
             # Every stream slot of this worker is taken: send what is new and end; the
@@ -238,6 +246,7 @@ def launch_events(launch_id: str) -> Response:
                     yield ": keepalive\n\n"
                     continue
                 event_id, fields = item
+                deadline = time.monotonic() + quiet
                 yield sse(fields, event_id)
                 if fields.get("state") in TERMINAL_STATES:
                     return
@@ -311,6 +320,92 @@ def put_config() -> Response:
     config = parse_config(request.get_json(silent=True))
     services().config.put(config)
     return jsonify(config.to_dict())
+
+
+def _image_list(body: Any) -> list[str]:
+    images = body.get("images") if isinstance(body, dict) else None
+    if (
+        not isinstance(images, list)
+        or not 1 <= len(images) <= MAX_PULLS
+        or not all(isinstance(i, str) for i in images)
+    ):
+        raise Problem(
+            400,
+            "invalid-request",
+            "Invalid request",
+            f'Send JSON like {{"images": ["registry.example.com/team/notebook:2024-06"]}}: '
+            f"a list of 1 to {MAX_PULLS} image references from the allowed list.",
+        )
+    try:
+        return list(dict.fromkeys(contract.normalize_image(i) for i in images))
+    except contract.InvalidImage as error:
+        raise Problem(400, "invalid-image", "Invalid image reference", f"{error}.") from None
+
+
+def _images_backend() -> None:
+    if not services().backend.uses_images:
+        raise Problem(
+            409,
+            "no-images",
+            "This backend runs no images",
+            f"The {services().backend.name!r} backend starts Jupyter from the sidecar's own "
+            "Python, so there is nothing to pull. Images are used with NEXTPYTER_BACKEND=docker.",
+        )
+
+
+def _image_report(image: str, default: str, state: contract.PullState | None) -> dict[str, Any]:
+    try:
+        present: bool | None = services().backend.has_image(image)
+    except BackendError:
+        present = None  # the engine did not answer; the pull state still says something
+    return {
+        "image": image,
+        "default": image == default,
+        "present": present,
+        "pull": state.to_dict() if state else None,
+    }
+
+
+@api.get("/images")
+@require_scope("admin")
+def list_images() -> Response:
+    """The allowed images: whether each is on the engine, and its last or current pull."""
+    _images_backend()
+    svc = services()
+    default, allowed = svc.launcher.images()
+    images = list(dict.fromkeys(contract.normalize_image(i) for i in allowed))
+    states = svc.launcher.pulls.states(images)
+    default = contract.normalize_image(default) if default else ""
+    return jsonify({"images": [_image_report(i, default, states[i]) for i in images]})
+
+
+@api.post("/images/pulls")
+@require_scope("admin")
+def pull_images() -> Response:
+    """Pre-pull images from the allowed list (each joins its pull if one is under way)."""
+    _images_backend()
+    svc = services()
+    images = _image_list(request.get_json(silent=True))
+    _, allowed = svc.launcher.images()
+    allowed_set = {contract.normalize_image(i) for i in allowed}
+    refused = [i for i in images if i not in allowed_set]
+    if refused:
+        raise image_not_allowed(refused[0])
+    pulls = []
+    for image in images:
+        requested = svc.launcher.pulls.request(image, "admin")
+        state = svc.launcher.pulls.state(image)
+        pulls.append(
+            {
+                "image": image,
+                "job": requested.job,
+                "queued": requested.queued,
+                "pull": state.to_dict() if state else None,
+            }
+        )
+    response = jsonify({"pulls": pulls})
+    response.status_code = 202
+    return response
 
 
 @api.get("/health")

@@ -81,6 +81,7 @@ def build_services(settings: Settings, backend: Backend | None = None) -> Servic
             settings.start_timeout,
             config=config,
             default_image=settings.docker.image if settings.docker else "",
+            pull_timeout=settings.pull_timeout,
         ),
         events=LaunchEvents(client),
         cookies=SessionCookies(

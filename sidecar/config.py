@@ -50,6 +50,7 @@ class Settings:
     session_max_age: int = 12 * 3600
     start_timeout: float = 60.0
     progress_timeout: float = 300.0
+    pull_timeout: float = 1800.0  # how long a launch waits for its image's pull
     jwks_refresh_interval: float = 300.0
     cull_interval: float = 60.0
     max_streams: int = 16
@@ -93,6 +94,24 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{PREFIX}{name}={value} is out of range ({low} to {high})")
     return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = _get(env, name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number (of seconds)") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{PREFIX}{name}={value:g} is out of range ({low:g} to {high:g})")
+    return value
+
+
+def redis_url(env: Mapping[str, str]) -> str:
+    url = _get(env, "REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
+    return url
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -151,9 +170,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             )
     if not profiles:
         raise ConfigError(f"{PREFIX}PROFILES must name at least one profile")
-    redis_url = _get(env, "REDIS_URL", "redis://127.0.0.1:6379/0")
-    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
     dev_key = env.get(PREFIX + "DEV_SIGNING_KEY") or None
     if dev_key and not Path(dev_key).is_file():
         raise ConfigError(f"{PREFIX}DEV_SIGNING_KEY={dev_key} is not a file")
@@ -178,7 +194,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_issuer=issuer,
         launch_origins=frozenset(origins),
         token_audience=_get(env, "TOKEN_AUDIENCE", "nextpyter-sidecar"),
-        redis_url=redis_url,
+        redis_url=redis_url(env),
         backend=backend,
         profiles=profiles,
         clock_skew=_int(env, "CLOCK_SKEW", 30, 0, 300),
@@ -186,6 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_max_age=_int(env, "SESSION_MAX_AGE", 12 * 3600, 60, 30 * 24 * 3600),
         start_timeout=float(_int(env, "START_TIMEOUT", 60, 5, 3600)),
         progress_timeout=float(_int(env, "PROGRESS_TIMEOUT", 300, 10, 3600)),
+        pull_timeout=float(_int(env, "PULL_TIMEOUT", 1800, 10, 86400)),
         jwks_refresh_interval=float(_int(env, "JWKS_REFRESH_INTERVAL", 300, 10, 86400)),
         cull_interval=float(_int(env, "CULL_INTERVAL", 60, 0, 3600)),
         max_streams=_int(env, "MAX_STREAMS", 16, 0, 10_000),

@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import io
 import ipaddress
+import json
 import os
 import platform
 import shutil
@@ -28,17 +29,21 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import docker
 import docker.errors
 
+from . import devstack
 from .devstack import terminate
 from .runtime import egress
 
+REGISTRY_RANGE = "10.213.0.0/16"
 CACHE = Path(os.environ.get("NEXTPYTER_DEV_CACHE", "/var/cache/nextpyter-dev"))
 SUITE = "bookworm"  # its python3 is 3.11, the version the wheels are downloaded for
 PYTHON_VERSION = "3.11"
@@ -327,6 +332,9 @@ def start_engine(
     address = netns.ns_ip if netns else "127.0.0.1"
     if netns:
         options += ["--iptables=true", "--ip-forward=true", "--ip-masq=true"]
+        # This machine's ends of the engines' namespaces, where a test registry serves
+        # plain HTTP (as a registry on a deployment's internal network might).
+        options += [f"--insecure-registry={REGISTRY_RANGE}"]
     else:
         options += ["--iptables=false", "--ip-forward=false", "--ip-masq=false"]
     cert_path = None
@@ -506,3 +514,141 @@ def jupyter_image(client: docker.DockerClient, cache: Path = CACHE) -> str:
             "building the Jupyter image failed:\n" + "".join(lines)[-3000:]
         ) from None
     return tag
+
+
+# -- a registry ------------------------------------------------------------------------
+@dataclass
+class Registry:
+    """Debian's ``docker-registry`` (the CNCF distribution registry) started by us."""
+
+    service: devstack.Service
+    address: str  # host:port, as image references name it
+    config: Path
+    access_log: Path
+
+    def requests(self, method: str, path: str) -> int:
+        """How many ``method`` requests for paths starting with ``path`` it answered."""
+        needle = f'"{method} {path}'
+        try:
+            lines = self.access_log.read_text(errors="replace").splitlines()
+        except OSError:
+            return 0
+        return sum(1 for line in lines if needle in line)
+
+    def stop(self) -> None:
+        self.service.stop()
+
+    def collect_garbage(self) -> None:
+        """Delete the blobs no manifest refers to any more (the registry's own tool; run
+        it while the registry is stopped)."""
+        subprocess.run(
+            [_registry_binary(), "garbage-collect", "--delete-untagged", str(self.config)],
+            capture_output=True,
+            check=False,
+        )
+
+
+def _registry_binary() -> str:
+    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    if not Path(binary).exists():
+        raise DevDockerError("docker-registry is not installed (Debian's docker-registry)")
+    return binary
+
+
+def start_registry(
+    workdir: Path, host: str, storage: Path, htpasswd: Path | None = None
+) -> Registry:
+    """A registry on ``host`` (plain HTTP), storing in ``storage``; with ``htpasswd`` it
+    wants basic-auth credentials. Its access log counts the requests it answered."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = devstack.free_port()
+    config: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": "warn", "formatter": "text", "accesslog": {"disabled": False}},
+        "storage": {
+            "filesystem": {"rootdirectory": str(storage)},
+            "delete": {"enabled": True},
+            "maintenance": {"uploadpurging": {"enabled": False}},
+        },
+        "http": {"addr": f"{host}:{port}", "secret": os.urandom(16).hex()},
+    }
+    if htpasswd is not None:
+        config["auth"] = {"htpasswd": {"realm": "nextpyter-test", "path": str(htpasswd)}}
+    path = workdir / f"registry-{port}.yml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    log = workdir / f"registry-{port}.log"
+    service = devstack.spawn("docker-registry", [_registry_binary(), "serve", str(path)], log)
+    registry = Registry(service, f"{host}:{port}", path, log)
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"http://{registry.address}/", timeout=2) as answer:
+            return bool(answer.status == 200)
+
+    devstack.wait_ready("docker-registry", ready, service, 30)
+    return registry
+
+
+def push(client: docker.DockerClient, source: str, target: str) -> None:
+    """Tag ``source`` as ``target`` (registry/repository:tag) and push it there."""
+    repository, _, tag = target.rpartition(":")
+    client.images.get(source).tag(repository, tag)
+    for message in client.api.push(repository, tag=tag, stream=True, decode=True):
+        if message.get("error"):
+            raise DevDockerError(f"pushing {target} failed: {message['error']}")
+
+
+def pushed_image(
+    client: docker.DockerClient, base: str, target: str, megabytes: int
+) -> tuple[str, int]:
+    """An image of its own in the registry and not on the engine: ``base`` plus a layer of
+    ``megabytes`` of random (incompressible) bytes, pushed as ``target`` and removed from
+    the engine, so that pulling it downloads that layer for real. Returns the reference
+    and the layer's size."""
+    payload = os.urandom(megabytes * 1_000_000)
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (
+            ("Dockerfile", f"FROM {base}\nCOPY payload /opt/payload\n".encode()),
+            ("payload", payload),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    image, _ = client.images.build(
+        fileobj=context, custom_context=True, rm=True, forcerm=True, pull=False
+    )
+    push(client, image.id, target)
+    client.images.remove(image.id, force=True)
+    return target, len(payload)
+
+
+@contextlib.contextmanager
+def throttled(netns: NetNS, rate: str = "40mbit") -> Iterator[None]:
+    """Traffic from this machine to the engine's namespace (a registry's downloads) at
+    ``rate`` (the kernel's token bucket filter on our end of the veth)."""
+    subprocess.run(
+        [
+            "tc",
+            "qdisc",
+            "replace",
+            "dev",
+            netns.host_if,
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            "64kb",
+            "latency",
+            "500ms",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield
+    finally:
+        subprocess.run(
+            ["tc", "qdisc", "del", "dev", netns.host_if, "root"], check=False, capture_output=True
+        )

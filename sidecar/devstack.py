@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -80,7 +81,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait(what: str, ready: Callable[[], bool], service: Service, timeout: float) -> None:
+def wait_ready(what: str, ready: Callable[[], bool], service: Service, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
@@ -93,7 +94,7 @@ def _wait(what: str, ready: Callable[[], bool], service: Service, timeout: float
     raise ServiceError(f"{what} did not become ready in {timeout} s:\n{service.log_tail()}")
 
 
-def _spawn(
+def spawn(
     name: str,
     command: list[str],
     log: Path,
@@ -111,11 +112,12 @@ def _spawn(
     return Service(name, process, log)
 
 
-def start_redis(workdir: Path) -> Service:
-    """Redis on a private unix socket, no persistence."""
+def start_redis(workdir: Path, persistent: bool = False) -> Service:
+    """Redis on a private unix socket; no persistence, or ``persistent``: the append-only
+    file a deployment configures (``appendonly yes``, ``appendfsync everysec``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     sock = workdir / "redis.sock"
-    service = _spawn(
+    service = spawn(
         "redis",
         [
             "redis-server",
@@ -130,7 +132,9 @@ def start_redis(workdir: Path) -> Service:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if persistent else "no",
+            "--appendfsync",
+            "everysec",
             "--daemonize",
             "no",
         ],
@@ -145,7 +149,7 @@ def start_redis(workdir: Path) -> Service:
             client.sendall(b"PING\r\n")
             return client.recv(16).startswith(b"+PONG")
 
-    _wait("redis-server", ready, service, 15)
+    wait_ready("redis-server", ready, service, 15)
     return service
 
 
@@ -183,7 +187,7 @@ def start_sidecar(
 ) -> Service:
     port = port or free_port()
     bindir = Path(sys.executable).parent
-    service = _spawn(
+    service = spawn(
         "sidecar",
         [
             str(bindir / "nextpyter-sidecar"),
@@ -199,7 +203,7 @@ def start_sidecar(
     )
     service.address = f"127.0.0.1:{port}"
     url = f"http://{service.address}/api/v1/health"
-    _wait("the sidecar", lambda: requests.get(url, timeout=1).ok, service, 60)
+    wait_ready("the sidecar", lambda: requests.get(url, timeout=1).ok, service, 60)
     return service
 
 
@@ -244,7 +248,7 @@ def start_gateway(workdir: Path, sidecar_addr: str, port: int | None = None) -> 
         "}\n"
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    service = _spawn(
+    service = spawn(
         "gateway",
         [
             nginx,
@@ -261,7 +265,7 @@ def start_gateway(workdir: Path, sidecar_addr: str, port: int | None = None) -> 
     )
     service.address = f"127.0.0.1:{port}"
     url = f"http://{service.address}/api/v1/health"
-    _wait("nginx", lambda: requests.get(url, timeout=1).ok, service, 20)
+    wait_ready("nginx", lambda: requests.get(url, timeout=1).ok, service, 20)
     return service
 
 
@@ -273,3 +277,38 @@ def make_user(data_dir: Path, user_id: str, files: dict[str, str] | None = None)
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(content)
     return root
+
+
+def start_pagletto(
+    workdir: Path, redis_address: str, docker_host: str, name: str, **overrides: str
+) -> Service:
+    """A pagletto worker (``python -m pagletto``) named ``name`` on that Redis and engine;
+    ready once it has joined the consumer group."""
+    import redis as redis_lib
+
+    from pagletto import contract
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEXTPYTER_", "DOCKER_"))},
+        "NEXTPYTER_REDIS_URL": redis_address,
+        "DOCKER_HOST": docker_host,
+        "NEXTPYTER_PULL_WORKER_NAME": name,
+        **overrides,
+    }
+    service = spawn(
+        f"pagletto-{name}",
+        [sys.executable, "-m", "pagletto"],
+        workdir / f"pagletto-{name}.log",
+        env,
+    )
+    client = redis_lib.Redis.from_url(redis_address, decode_responses=True)
+
+    def joined() -> bool:
+        return name in contract.live_workers(client)
+
+    try:
+        wait_ready(f"pagletto {name}", joined, service, 30)
+    finally:
+        client.close()
+    return service

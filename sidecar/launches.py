@@ -19,9 +19,12 @@ from urllib.parse import quote
 
 import redis
 
-from .dynconfig import ConfigStore, Profile
+from pagletto import contract
+
+from .dynconfig import ConfigStore, Profile, RuntimeConfig
 from .paths import PathRejected, user_files_dir
 from .problems import Problem
+from .pulls import Pulls, PullTimeout, describe
 from .runtime import Backend, BackendError, Server, ServerSpec
 from .sessions import upstream_secret
 from .slugs import slug_for
@@ -57,6 +60,16 @@ def _running(server: Server, profile: str) -> str:
     )
 
 
+def image_not_allowed(image: str) -> Problem:
+    return Problem(
+        403,
+        "image-not-allowed",
+        "Image not allowed",
+        f"The image {image!r} is not on the administrator's list of allowed images. "
+        "Ask your administrator to choose a default image in NextPyter's admin settings.",
+    )
+
+
 class Launcher:
     def __init__(
         self,
@@ -67,6 +80,7 @@ class Launcher:
         start_timeout: float,
         config: ConfigStore | None = None,
         default_image: str = "",
+        pull_timeout: float = 1800.0,
     ) -> None:
         self.backend = backend
         self.config = config
@@ -76,6 +90,8 @@ class Launcher:
         self.secret_key = secret_key
         self.data_dir = data_dir
         self.start_timeout = start_timeout
+        self.pulls = Pulls(client)
+        self.pull_timeout = pull_timeout
 
     def launch(self, user_id: str, path: str, profile: str) -> Launch:
         slug = slug_for(user_id)
@@ -123,6 +139,15 @@ class Launcher:
         ).start()
         return launch
 
+    def images(self, runtime: RuntimeConfig | None = None) -> tuple[str, tuple[str, ...]]:
+        """The default image and the allowed ones: the administrator's run-time settings,
+        or the sidecar's NEXTPYTER_DOCKER_IMAGE."""
+        if runtime is None and self.config is not None:
+            runtime = self.config.get()
+        default = (runtime.default_image if runtime else "") or self.default_image
+        allowed = (runtime.allowed_images if runtime else ()) or (self.default_image,)
+        return default, tuple(i for i in allowed if i)
+
     def _spec(self, user_id: str, slug: str, profile: str, files: Path) -> ServerSpec:
         """What to start for this launch: the profile's limits, and the image, which must be
         on the administrator's allowed list (refused before anything happens)."""
@@ -130,17 +155,9 @@ class Launcher:
         limits = runtime.profiles.get(profile, Profile()) if runtime else Profile()
         image = ""
         if self.backend.uses_images:
-            image = (runtime.default_image if runtime else "") or self.default_image
-            allowed = (runtime.allowed_images if runtime else ()) or (self.default_image,)
+            image, allowed = self.images(runtime)
             if image not in allowed:
-                raise Problem(
-                    403,
-                    "image-not-allowed",
-                    "Image not allowed",
-                    f"The image {image!r} is not on the administrator's list of allowed images. "
-                    "Ask your administrator to choose a default image in NextPyter's admin "
-                    "settings.",
-                )
+                raise image_not_allowed(image)
         return ServerSpec(
             user_id=user_id,
             slug=slug,
@@ -156,7 +173,7 @@ class Launcher:
 
     def _run(self, launch: Launch, spec: ServerSpec) -> None:
         publish = self.events.publish
-        lock = spawn_lock(self.client, spec.slug, wait=self.start_timeout + 30)
+        lock = spawn_lock(self.client, spec.slug, wait=self.start_timeout + self.pull_timeout + 30)
         try:
             if not lock.acquire(blocking=False):
                 publish(launch.id, "waiting", "Another launch of your server is under way")
@@ -190,10 +207,21 @@ class Launcher:
             if user_files_dir(self.data_dir, spec.user_id) != spec.files_dir:
                 raise PathRejected("The user's files folder changed during the launch.")
             server = self.backend.status(spec.slug)
+            pulled = False
             if server is None:
-                publish(launch.id, "starting", "Starting your Jupyter server", percent=30)
+                if spec.image and not self.backend.has_image(spec.image):
+                    self._pull(launch, spec.image)
+                    pulled = True
+                publish(
+                    launch.id,
+                    "starting",
+                    "Starting your Jupyter server",
+                    percent=65 if pulled else 30,
+                )
                 server = self.backend.start(spec)
-            publish(launch.id, "starting", "Waiting for Jupyter to answer", percent=70)
+            publish(
+                launch.id, "starting", "Waiting for Jupyter to answer", percent=80 if pulled else 70
+            )
             server = self.backend.wait_ready(spec.slug, self.start_timeout)
             return {
                 "state": "ready",
@@ -215,3 +243,33 @@ class Launcher:
                 "message": "The server could not be started because of an internal error. "
                 "Ask your administrator to look at the sidecar's log.",
             }
+
+    def _pull(self, launch: Launch, image: str) -> None:
+        """Have pagletto pull ``image`` (or join the pull under way) and pass its progress
+        on: the launch's percentage goes from 5 to 60 while the image downloads."""
+        try:
+            requested = self.pulls.request(image, f"launch:{launch.slug}")
+        except redis.RedisError as error:
+            log.error("queueing the pull of %s: %s", image, error)
+            raise BackendError("NextPyter's Redis is unreachable; try again soon.") from None
+        try:
+            for state in self.pulls.follow(requested, self.pull_timeout):
+                if state.state == contract.FAILED:
+                    raise BackendError(state.error or f"The pull of {image} failed.")
+                if state.state == contract.DONE:
+                    return
+                percent = 5 + round(0.55 * state.percent)
+                pull = {
+                    "job": state.job,
+                    "state": state.state,
+                    "percent": state.percent,
+                    "done": state.done,
+                    "total": state.total,
+                    "image": state.image,
+                }
+                self.events.publish(
+                    launch.id, "pulling", describe(state), percent=percent, pull=pull
+                )
+        except PullTimeout as error:
+            raise BackendError(str(error)) from None
+        raise BackendError(f"The pull of {image} ended without a result.")  # not reached

@@ -76,6 +76,7 @@ def dstack(
             DOCKER_CERT_PATH=str(engine.cert_path),
             # Set on many machines (this one too); it must not replace the engine's CA.
             REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt",
+            NEXTPYTER_PULL_TIMEOUT="20",
         ),
     )
     yield running
@@ -529,7 +530,8 @@ def test_missing_and_disallowed_images_are_refused(
 ) -> None:
     make_user(dstack, "ian")
     client = redis_lib.Redis.from_url(redis_service.address)
-    # An image that is allowed but not on the engine: the launch fails with a message.
+    # An image that is allowed but not on the engine, and no image puller (pagletto) to
+    # fetch it: after NEXTPYTER_PULL_TIMEOUT / 2, the launch says so.
     client.set(
         CONFIG_KEY,
         json.dumps(
@@ -544,6 +546,7 @@ def test_missing_and_disallowed_images_are_refused(
     last = dstack.wait(launch)
     assert last["state"] == "failed"
     assert "nextpyter-dev/not-there:1 is not on NextPyter's Docker engine" in last["message"]
+    assert "no image puller (pagletto) is running" in last["message"]
     assert not engine_client.containers.list(all=True, filters={"name": container_name("ian")})
     # The admin's list no longer has the environment's image: refused before anything.
     client.set(

@@ -59,6 +59,10 @@ class Backend(abc.ABC):
     # Whether servers run an image (so the launch checks it against the allowed list).
     uses_images: bool = False
 
+    def has_image(self, image: str) -> bool:
+        """Whether ``image`` is where servers start from (so no pull is needed)."""
+        return True
+
     @abc.abstractmethod
     def start(self, spec: ServerSpec) -> Server:
         """Start ``spec``'s server (or return the one already there)."""

@@ -517,6 +517,14 @@ class DockerBackend(SocketDirs, Backend):
             )
         return [self._server(c) for c in containers if is_slug(c.labels.get(LABEL + "slug", ""))]
 
+    def has_image(self, image: str) -> bool:
+        try:
+            with _engine():
+                self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
     def start(self, spec: ServerSpec) -> Server:
         """Start the server; the caller holds the user's spawn lock."""
         existing = self._container(spec.slug)
@@ -533,14 +541,11 @@ class DockerBackend(SocketDirs, Backend):
             # Half-created, exited, dead or restarted by hand: made again below.
             self._remove(existing)
         self._forget(spec.slug)
-        try:
-            with _engine():
-                self.client.images.get(spec.image)
-        except docker.errors.ImageNotFound:
+        if not self.has_image(spec.image):  # the launch has it pulled first: removed since
             raise BackendError(
-                f"The image {spec.image} is not on NextPyter's Docker engine yet. Ask your "
-                "administrator to pull it."
-            ) from None
+                f"The image {spec.image} is not on NextPyter's Docker engine (it was removed "
+                "during the launch). Open the notebook again."
+            )
         self._ensure_network()
         directory = self._prepare_dir(spec)
         arguments = build_container_spec(

@@ -1,0 +1,101 @@
+"""``pagletto``: run a pull worker, or look at the queue.
+
+pagletto                 take pull jobs until SIGTERM (the default)
+pagletto status          the queue, its workers, the dead-letter stream (JSON)
+pagletto requeue ENTRY   queue a dead-lettered job's image again
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from sidecar.store import connect
+
+from . import contract
+from .config import ConfigError, load_settings
+
+
+def _status(client: Any) -> dict[str, Any]:
+    contract.ensure_group(client)
+    groups: Any = client.xinfo_groups(contract.STREAM)
+    group: dict[str, Any] = next((g for g in groups if g["name"] == contract.GROUP), {})
+    holding: Any = client.xinfo_consumers(contract.STREAM, contract.GROUP)
+    pending = {c["name"]: int(c["pending"]) for c in holding}
+    workers: Any = client.zrange(contract.WORKERS, 0, -1, withscores=True)
+    dead: Any = client.xrevrange(contract.DEAD_STREAM, count=20)
+    return {
+        "queued": int(client.xlen(contract.STREAM)),
+        "pending": int(group.get("pending", 0)),
+        "workers": [
+            {"name": name, "last_seen": round(score, 3), "pending": pending.get(name, 0)}
+            for name, score in workers
+        ],
+        "dead": [{"entry": entry, **fields} for entry, fields in dead],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pagletto", description="NextPyter's image puller")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="take pull jobs until stopped (the default)")
+    sub.add_parser("status", help="print the queue, its workers and the dead letters")
+    requeue = sub.add_parser("requeue", help="queue a dead-lettered job's image again")
+    requeue.add_argument("entry", help="the dead letter's entry id (see `pagletto status`)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("NEXTPYTER_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        sys.exit(f"pagletto: {error}")
+    client = connect(settings.redis_url)
+    if args.command == "status":
+        print(json.dumps(_status(client), indent=2))
+        return
+    if args.command == "requeue":
+        found: Any = client.xrange(contract.DEAD_STREAM, args.entry, args.entry)
+        if not found:
+            sys.exit(f"pagletto: no dead letter {args.entry!r}; see `pagletto status`")
+        try:
+            requested = contract.request_pull(client, found[0][1].get("image", ""), "requeue")
+        except contract.InvalidImage as error:
+            sys.exit(f"pagletto: that job names no image to pull ({error})")
+        print(json.dumps({"image": requested.image, "job": requested.job}))
+        return
+
+    from sidecar.runtime.docker_backend import connect_engine
+
+    from .worker import Worker
+
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: Any) -> None:
+        if stop.is_set():  # a second signal: stop now; the pull is taken over by another
+            sys.exit(1)
+        logging.getLogger("pagletto").info(
+            "stopping after the pull under way (signal again to stop now)"
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if settings.auth_file:
+        logging.getLogger("pagletto").info(
+            "registry credentials from %s for: %s",
+            settings.auth_file,
+            ", ".join(sorted(settings.auth.get("auths", {}))) or "no registry",
+        )
+    Worker(settings, client, lambda: connect_engine(os.environ)).run(stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""The pull queue's contract: the one definition the sidecar and pagletto both import.
+
+The sidecar asks for pulls and follows them; pagletto pulls. Everything lives in
+Redis, shared by every sidecar replica and every pagletto worker:
+
+``nextpyter:pulls`` (:data:`STREAM`), consumer group ``pagletto`` (:data:`GROUP`)
+    One entry per pull job, with the fields of :class:`Job`. A worker acknowledges
+    and deletes the entry only once the image is on the engine; an entry whose worker
+    stopped answering is taken over (``XAUTOCLAIM``) by another.
+
+``nextpyter:pulls:dead`` (:data:`DEAD_STREAM`)
+    Jobs given up: the job's fields plus ``error``, ``error_kind``, ``deliveries``,
+    ``failed_at`` and ``worker``.
+
+``nextpyter:pull:<image>`` (:func:`state_key`), a hash per image
+    The image's pull, as :class:`PullState` fields: ``state`` (:data:`STATES`),
+    ``job``, ``entry``, bytes ``done`` and ``total`` (downloaded, over every layer whose
+    size is known), ``percent`` (download and extraction, never decreasing), ``layers``
+    (JSON: per layer ``status``, ``done``, ``total``), ``error``, ``error_kind``,
+    ``attempt``, ``worker`` and times. At most one job per image is active at a time:
+    :func:`request_pull` joins the active one instead of queueing another.
+
+``nextpyter:pull:<image>:events`` (:func:`events_key`)
+    A short stream with an entry per change of the hash, so that followers block
+    (``XREAD``) instead of polling.
+
+``nextpyter:pullers`` (:data:`WORKERS`), a sorted set
+    Each worker's name, scored with when it was last seen (every few seconds while it
+    runs): whether any worker is there to take a job (:func:`live_workers`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+PREFIX = "nextpyter:"
+STREAM = PREFIX + "pulls"
+GROUP = "pagletto"
+DEAD_STREAM = PREFIX + "pulls:dead"
+WORKERS = PREFIX + "pullers"
+
+QUEUED, PULLING, RETRYING, DONE, FAILED = "queued", "pulling", "retrying", "done", "failed"
+STATES = (QUEUED, PULLING, RETRYING, DONE, FAILED)
+ACTIVE = frozenset({QUEUED, PULLING, RETRYING})
+FINAL = frozenset({DONE, FAILED})
+
+# Why a pull failed, for programs (the message is for people).
+ERROR_KINDS = (
+    "not-found",  # no such image or tag, or the registry hides it without credentials
+    "unauthorized",  # the registry refused the credentials (or wants some)
+    "disk-full",  # the engine has no room for the layers
+    "registry",  # the registry or the network failed, and kept failing
+    "malformed",  # the job itself is not a pull job
+    "worker-lost",  # the pull was started again and again and never finished
+    "engine",  # the engine failed
+)
+
+STATE_TTL = 7 * 86400  # how long an image's last pull stays on record
+EVENTS_MAXLEN = 100
+DEAD_MAXLEN = 10_000
+
+# An image reference as the engine takes it: [registry[:port]/]name[:tag][@digest].
+IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
+_DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class InvalidImage(ValueError):
+    pass
+
+
+def normalize_image(image: str) -> str:
+    """The reference under which an image is queued and recorded: with its tag (``latest``
+    when it names none) or its digest, so that ``x`` and ``x:latest`` are one pull."""
+    if not isinstance(image, str) or not IMAGE_RE.fullmatch(image):
+        raise InvalidImage(
+            f"{str(image)[:80]!r} is not an image reference (like registry.example.com/team/"
+            "notebook:2024-06 or quay.io/jupyter/scipy-notebook:latest)"
+        )
+    name, at, digest = image.partition("@")
+    if at:
+        if not _DIGEST_RE.fullmatch(digest):
+            raise InvalidImage(f"{image!r} has a malformed digest (expected sha256:<64 hex>)")
+        return image
+    last = name.rsplit("/", 1)[-1]
+    return name if ":" in last else f"{name}:latest"
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """``(repository, tag or digest)`` of a normalized reference, as the engine's pull
+    takes them."""
+    if "@" in image:
+        repository, _, digest = image.partition("@")
+        return repository, digest
+    repository, _, tag = image.rpartition(":")
+    return repository, tag
+
+
+def state_key(image: str) -> str:
+    return f"{PREFIX}pull:{image}"
+
+
+def events_key(image: str) -> str:
+    return f"{PREFIX}pull:{image}:events"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A stream entry's fields."""
+
+    job: str
+    image: str
+    requested_at: float
+    requested_by: str
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "job": self.job,
+            "image": self.image,
+            "requested_at": f"{self.requested_at:.3f}",
+            "requested_by": self.requested_by,
+        }
+
+    @classmethod
+    def parse(cls, fields: dict[str, str]) -> Job:
+        """Raise :class:`InvalidImage` or ``ValueError`` for an entry that is not a job."""
+        job = fields.get("job", "")
+        if not re.fullmatch(r"[0-9a-f]{32}", job):
+            raise ValueError(f"the job id {job[:40]!r} is not a pull job's id")
+        image = normalize_image(fields.get("image", ""))
+        return cls(
+            job=job,
+            image=image,
+            requested_at=float(fields.get("requested_at", "0")),
+            requested_by=fields.get("requested_by", "")[:100],
+        )
+
+
+@dataclass
+class PullState:
+    """An image's pull, as the hash holds it."""
+
+    image: str
+    state: str = ""
+    job: str = ""
+    entry: str = ""
+    done: int = 0
+    total: int = 0
+    percent: float = 0.0
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str = ""
+    error_kind: str = ""
+    attempt: int = 0
+    worker: str = ""
+    queued_at: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    updated: float = 0.0
+
+    @classmethod
+    def from_hash(cls, image: str, raw: dict[str, str]) -> PullState:
+        def number(name: str, kind: type = float) -> Any:
+            try:
+                return kind(raw.get(name) or 0)
+            except ValueError:
+                return kind(0)
+
+        try:
+            layers = json.loads(raw.get("layers") or "{}")
+        except ValueError:
+            layers = {}
+        return cls(
+            image=image,
+            state=raw.get("state", ""),
+            job=raw.get("job", ""),
+            entry=raw.get("entry", ""),
+            done=number("done", int),
+            total=number("total", int),
+            percent=number("percent"),
+            layers=layers if isinstance(layers, dict) else {},
+            error=raw.get("error", ""),
+            error_kind=raw.get("error_kind", ""),
+            attempt=number("attempt", int),
+            worker=raw.get("worker", ""),
+            queued_at=number("queued_at"),
+            started_at=number("started_at"),
+            finished_at=number("finished_at"),
+            updated=number("updated"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_state(client: redis.Redis, image: str) -> PullState | None:
+    raw: Any = client.hgetall(state_key(image))
+    return PullState.from_hash(image, raw) if raw else None
+
+
+def ensure_group(client: redis.Redis) -> None:
+    """The consumer group, reading from the stream's start: entries queued before any
+    worker ever ran are not skipped."""
+    try:
+        client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+# Queue a pull of an image unless one is active; atomic, so that any number of
+# launches on any number of replicas make one job. An active state whose stream entry
+# is gone (trimmed or deleted by hand) no longer counts.
+_REQUEST = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'queued' or state == 'pulling' or state == 'retrying' then
+  local entry = redis.call('HGET', KEYS[1], 'entry')
+  if entry and #redis.call('XRANGE', KEYS[2], entry, entry) > 0 then
+    return {0, redis.call('HGET', KEYS[1], 'job'), entry}
+  end
+end
+local entry = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1], 'image', ARGV[2],
+  'requested_at', ARGV[3], 'requested_by', ARGV[4])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'image', ARGV[2], 'state', 'queued', 'job', ARGV[1],
+  'entry', entry, 'done', 0, 'total', 0, 'percent', 0, 'queued_at', ARGV[3],
+  'updated', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'state', 'queued', 'job', ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return {1, ARGV[1], entry}
+"""
+
+
+@dataclass(frozen=True)
+class Requested:
+    image: str
+    job: str
+    entry: str
+    queued: bool  # False: joined a pull already queued or under way
+
+
+def request_pull(client: redis.Redis, image: str, requested_by: str) -> Requested:
+    """Queue a pull of ``image`` (normalized here), or join the one that is active."""
+    image = normalize_image(image)
+    ensure_group(client)
+    reply: Any = client.eval(
+        _REQUEST,
+        3,
+        state_key(image),
+        STREAM,
+        events_key(image),
+        uuid.uuid4().hex,
+        image,
+        f"{time.time():.3f}",
+        requested_by[:100],
+        STATE_TTL,
+        EVENTS_MAXLEN,
+    )
+    queued, job, entry = reply
+    return Requested(image=image, job=str(job), entry=str(entry), queued=bool(int(queued)))
+
+
+def seen(client: redis.Redis, worker: str) -> None:
+    """Note that ``worker`` runs (and forget workers gone for a day)."""
+    now = time.time()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.zadd(WORKERS, {worker: now})
+        pipe.zremrangebyscore(WORKERS, 0, now - 86400)
+        pipe.execute()
+
+
+def live_workers(client: redis.Redis, within: float = 60.0) -> list[str]:
+    """The workers seen in the last ``within`` seconds."""
+    found: Any = client.zrangebyscore(WORKERS, time.time() - within, "+inf")
+    return [str(name) for name in found]

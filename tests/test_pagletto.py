@@ -1,0 +1,511 @@
+"""pagletto and the pull queue on the real things: Debian's docker-registry serving images,
+the tests' Docker engine pulling them, pagletto workers as processes, real Redis, and the
+sidecar (gunicorn) behind the gateway (nginx).
+
+Each test pushes an image of its own: the Jupyter image plus a layer of random bytes, so
+that a pull downloads that layer for real (the Jupyter layers are on the engine already).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import docker
+import pytest
+import redis as redis_lib
+import requests
+
+from pagletto import contract
+from sidecar import devdocker, devstack
+from sidecar.devkeys import mint_admin_token
+from sidecar.dynconfig import CONFIG_KEY
+
+from .conftest import Stack, start_stack, wait_until
+from .test_docker import docker_env, make_user
+
+pytestmark = pytest.mark.slow
+TEST_REPOSITORY = "nextpyter-test"
+FAST = {  # workers that take over and give up quickly
+    "NEXTPYTER_PULL_CLAIM_IDLE": "2",
+    "NEXTPYTER_PULL_BACKOFF": "0.2",
+    "NEXTPYTER_PULL_RETRIES": "1",
+    "NEXTPYTER_PULL_MAX_DELIVERIES": "3",
+}
+
+
+@pytest.fixture(scope="module")
+def engine_client(docker_engine: tuple[Any, str]) -> Iterator[docker.DockerClient]:
+    client = docker_engine[0].client()
+    yield client
+    # What the tests pulled (from this run's registry, or a killed run's).
+    for image in client.images.list():
+        if any(f"/{TEST_REPOSITORY}/" in tag for tag in image.tags):
+            client.images.remove(image.id, force=True)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def registry(
+    workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
+) -> Iterator[devdocker.Registry]:
+    """A registry on this machine's end of the engine's namespace, storing in the cache
+    (the Jupyter layers are pushed once per machine; the tests' own images are deleted,
+    and their blobs collected, at the end)."""
+    engine, image = docker_engine
+    storage = devdocker.CACHE / "registry"
+    running = devdocker.start_registry(workdir / "registry", engine.netns.host_ip, storage)
+    devdocker.push(engine_client, image, f"{running.address}/{image}")
+    yield running
+    running.stop()
+    engine_client.images.remove(f"{running.address}/{image}")  # the tag, not the image
+    shutil.rmtree(storage / "docker/registry/v2/repositories" / TEST_REPOSITORY, ignore_errors=True)
+    running.collect_garbage()
+
+
+@pytest.fixture(scope="module")
+def pstack(
+    workdir: Path,
+    redis_service: Any,
+    keys: tuple[Path, Path],
+    signing_key: Any,
+    docker_engine: tuple[Any, str],
+) -> Iterator[Stack]:
+    engine, image = docker_engine
+    running = start_stack(
+        workdir / "pagletto-stack",
+        redis_service.address,
+        keys[1],
+        signing_key,
+        **docker_env(image, engine.url, NEXTPYTER_PULL_TIMEOUT="120"),
+    )
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def rclient(redis_service: Any) -> Iterator[redis_lib.Redis]:
+    """The stack's Redis, with no queue, pull state or run-time settings left over."""
+    client = redis_lib.Redis.from_url(redis_service.address, decode_responses=True)
+
+    def clean() -> None:
+        keys = [contract.STREAM, contract.DEAD_STREAM, CONFIG_KEY]
+        keys += list(client.scan_iter(f"{contract.PREFIX}pull:*"))
+        client.delete(*keys)
+
+    clean()
+    yield client
+    clean()
+    client.close()
+
+
+@pytest.fixture
+def workers(
+    workdir: Path, redis_service: Any, docker_engine: tuple[Any, str]
+) -> Iterator[Callable[..., devstack.Service]]:
+    """Start pagletto workers (processes) on the tests' Redis and engine; stopped by pid."""
+    started: list[devstack.Service] = []
+
+    def start(name: str, redis_address: str = "", **env: str) -> devstack.Service:
+        service = devstack.start_pagletto(
+            workdir / "pagletto",
+            redis_address or redis_service.address,
+            docker_engine[0].url,
+            f"{name}-{uuid.uuid4().hex[:6]}",
+            **{**FAST, **env},
+        )
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+def allow(client: redis_lib.Redis, *images: str) -> None:
+    """The administrator's run-time settings: these images, the first the default."""
+    client.set(
+        CONFIG_KEY,
+        json.dumps(
+            {
+                "profiles": {"default": {}},
+                "allowed_images": list(images),
+                "default_image": images[0],
+            }
+        ),
+    )
+
+
+def new_image(
+    client: docker.DockerClient, registry: devdocker.Registry, base: str, megabytes: int = 24
+) -> str:
+    name = f"{registry.address}/{TEST_REPOSITORY}/j{uuid.uuid4().hex[:10]}:v1"
+    return devdocker.pushed_image(client, base, name, megabytes)[0]
+
+
+def repository(image: str) -> str:
+    """The path part of the registry's URLs for ``image``."""
+    return "/v2/" + image.split("/", 1)[1].rsplit(":", 1)[0]
+
+
+def events_of(stack: Stack, launch: dict[str, Any], timeout: float = 180) -> list[dict[str, Any]]:
+    """Every progress event of a launch, to its last."""
+    seen: list[dict[str, Any]] = []
+    with requests.get(f"{stack.url}{launch['events']}", stream=True, timeout=timeout) as answer:
+        for line in answer.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+                if seen[-1].get("state") in {"ready", "failed"}:
+                    break
+    return seen
+
+
+def state(client: redis_lib.Redis, image: str) -> contract.PullState | None:
+    return contract.read_state(client, contract.normalize_image(image))
+
+
+def final_state(client: redis_lib.Redis, image: str, timeout: float = 90) -> contract.PullState:
+    def final() -> contract.PullState | None:
+        found = state(client, image)
+        return found if found and found.state in contract.FINAL else None
+
+    return wait_until(final, timeout=timeout, interval=0.1)
+
+
+def admin_headers(signing_key: Any) -> dict[str, str]:
+    """An admin token, as Nextcloud signs one for each call (each works once)."""
+    token = mint_admin_token(
+        signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", scopes=["admin"]
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
+    pstack: Stack,
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    engine, base = docker_engine
+    image = new_image(engine_client, registry, base, megabytes=32)
+    allow(rclient, image)
+    workers("solo")
+    make_user(pstack, "paula")
+    # 32 MB at 80 Mbit/s: about 3 s of download, so the progress has steps to show.
+    with devdocker.throttled(engine.netns, "80mbit"):
+        cookie, launch = pstack.launch("paula")
+        events = events_of(pstack, launch)
+    assert events[-1]["state"] == "ready", events[-1]
+    pulling = [e for e in events if e["state"] == "pulling"]
+    pulls = [json.loads(e["pull"]) for e in pulling]
+    downloading = [p for p in pulls if p["state"] == "pulling" and p["done"] > 0]
+    assert len(downloading) >= 3, pulls  # byte-level steps, not a jump
+    assert all(p["total"] >= 32_000_000 for p in downloading)  # the layer's real size
+    assert "MB of" in pulling[-1]["message"] or "Downloading" in pulling[-1]["message"]
+    for key in ("percent", "done"):
+        series = [p[key] for p in pulls]
+        assert series == sorted(series), (key, series)
+    launch_percent = [int(e["percent"]) for e in events if "percent" in e]
+    assert launch_percent == sorted(launch_percent) and launch_percent[-1] == 100
+    # The pull reached 100 % (done), and the notebook answers through the gateway.
+    done = state(rclient, image)
+    assert done is not None and done.state == "done" and done.percent == 100
+    assert done.done >= 32_000_000
+    engine_client.images.get(image)
+    assert pstack.get(f"/user/{launch['slug']}/api/status", cookie).status_code == 200
+    assert engine_client.containers.get(f"nextpyter-{launch['slug']}").image.tags == [image]
+    # Acknowledged and deleted: nothing pending, nothing dead.
+    assert rclient.xlen(contract.STREAM) == 0
+    assert rclient.xlen(contract.DEAD_STREAM) == 0
+    assert registry.requests("GET", f"{repository(image)}/manifests/") == 1
+
+
+def test_twenty_launches_of_a_missing_image_make_one_registry_pull(
+    pstack: Stack,
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    engine, base = docker_engine
+    image = new_image(engine_client, registry, base)
+    allow(rclient, image)
+    workers("first")
+    workers("second")  # two workers, one job: only one of them pulls
+    users = [f"crowd{n}" for n in range(20)]
+    for user in users:
+        make_user(pstack, user)
+    results: dict[str, list[dict[str, Any]]] = {}
+
+    def one(user: str) -> None:
+        _, launch = pstack.launch(user)
+        results[user] = events_of(pstack, launch, timeout=240)
+
+    with devdocker.throttled(engine.netns, "80mbit"):
+        threads = [threading.Thread(target=one, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+    try:
+        assert sorted(results) == sorted(users)
+        assert all(events[-1]["state"] == "ready" for events in results.values()), [
+            events[-1] for events in results.values() if events[-1]["state"] != "ready"
+        ]
+        # One pull in the registry's own log: one manifest fetch, and one fetch of each of
+        # the image's blobs (its config and the new layer).
+        assert registry.requests("GET", f"{repository(image)}/manifests/") == 1
+        assert registry.requests("GET", f"{repository(image)}/blobs/") == 2
+        # Everyone followed that one pull.
+        jobs = {
+            json.loads(e["pull"])["job"]
+            for events in results.values()
+            for e in events
+            if e["state"] == "pulling"
+        }
+        assert len(jobs) == 1
+        assert (
+            sum(1 for events in results.values() if any(e["state"] == "pulling" for e in events))
+            == 20
+        )
+    finally:
+        pstack.stop_all()
+
+
+def test_a_worker_killed_mid_pull_is_taken_over_by_another(
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    engine, base = docker_engine
+    image = new_image(engine_client, registry, base, megabytes=40)
+    with devdocker.throttled(engine.netns, "24mbit"):  # 40 MB: about 13 s
+        first = workers("doomed")
+        requested = contract.request_pull(rclient, image, "test")
+
+        def downloading() -> contract.PullState | None:
+            found = state(rclient, image)
+            return found if found and found.state == "pulling" and found.done > 0 else None
+
+        seen = wait_until(downloading, timeout=30)
+        assert seen.worker.startswith("doomed")
+        second = workers("rescuer")
+        os.kill(first.pid, signal.SIGKILL)  # mid-pull, holding the entry
+        first.process.wait(5)
+        done = final_state(rclient, image, timeout=120)
+    assert done.state == "done", done
+    assert done.job == requested.job
+    assert done.worker.startswith("rescuer") and done.attempt == 2  # delivered twice
+    engine_client.images.get(image)
+    assert rclient.xlen(contract.STREAM) == 0
+    assert rclient.xlen(contract.DEAD_STREAM) == 0
+    assert second.process.poll() is None
+
+
+def test_bad_jobs_reach_the_dead_letter_stream_and_the_user_sees_why(
+    pstack: Stack,
+    registry: devdocker.Registry,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    engine, _ = docker_engine
+    workers("judge")
+    make_user(pstack, "nadia")
+    # An image the registry does not have: given up at once, and the launch says why.
+    missing = f"{registry.address}/{TEST_REPOSITORY}/never-pushed:1"
+    # A registry that is not there: a transient error, tried again, taken over, and given
+    # up after NEXTPYTER_PULL_MAX_DELIVERIES (3) deliveries.
+    unreachable = f"{engine.netns.host_ip}:9/{TEST_REPOSITORY}/nowhere:1"
+    allow(rclient, missing, unreachable)
+    _, launch = pstack.launch("nadia")
+    last = pstack.wait(launch, timeout=60)
+    assert last["state"] == "failed"
+    assert f"The image {missing} does not exist" in last["message"]
+    assert "admin settings" in last["message"]
+    allow(rclient, unreachable, missing)
+    _, launch = pstack.launch("nadia")
+    last = pstack.wait(launch, timeout=90)
+    assert last["state"] == "failed"
+    assert "gave up pulling" in last["message"] and "connection refused" in last["message"]
+    # A malformed entry (not something the sidecar writes): dead-lettered, not retried.
+    rclient.xadd(contract.STREAM, {"job": "../../etc", "image": "UPPER/case:x"})
+
+    def dead_count(n: int) -> list[Any] | None:
+        entries: Any = rclient.xrange(contract.DEAD_STREAM)
+        return entries if len(entries) >= n else None
+
+    dead = [fields for _, fields in wait_until(lambda: dead_count(3), timeout=30)]
+    by_kind = {fields["error_kind"]: fields for fields in dead}
+    assert set(by_kind) == {"not-found", "registry", "malformed"}
+    assert by_kind["not-found"]["image"] == missing and by_kind["not-found"]["deliveries"] == "1"
+    assert by_kind["registry"]["image"] == unreachable
+    assert by_kind["registry"]["deliveries"] == "4"  # the 4th delivery gave it up
+    assert "connection refused" in by_kind["registry"]["error"]
+    assert "Not a pull job" in by_kind["malformed"]["error"]
+    assert rclient.xlen(contract.STREAM) == 0
+    assert not rclient.xpending(contract.STREAM, contract.GROUP)["pending"]
+    assert state(rclient, missing).error_kind == "not-found"  # type: ignore[union-attr]
+
+
+def test_a_job_survives_a_redis_restart(
+    workdir: Path,
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    workers: Callable[..., devstack.Service],
+) -> None:
+    """With the persistence a deployment configures (append-only file), a queued job and a
+    job being pulled both outlive a Redis restart."""
+    engine, base = docker_engine
+    queued, pulling = (new_image(engine_client, registry, base) for _ in range(2))
+    directory = workdir / "redis-aof"
+    server = devstack.start_redis(directory, persistent=True)
+    client = redis_lib.Redis.from_url(server.address, decode_responses=True)
+    try:
+        contract.request_pull(client, queued, "test")  # no worker yet: it waits in the stream
+        server.stop()
+        server = devstack.start_redis(directory, persistent=True)
+        assert client.xlen(contract.STREAM) == 1
+        with devdocker.throttled(engine.netns, "24mbit"):
+            workers("survivor", redis_address=server.address)
+            assert final_state(client, queued).state == "done"
+            contract.request_pull(client, pulling, "test")
+            wait_until(lambda: (s := state(client, pulling)) and s.done > 0, timeout=30)
+            server.stop()  # mid-pull
+            time.sleep(1)
+            server = devstack.start_redis(directory, persistent=True)
+            done = final_state(client, pulling, timeout=120)
+        assert done.state == "done", done
+        assert client.xlen(contract.STREAM) == 0
+        assert not client.xpending(contract.STREAM, contract.GROUP)["pending"]
+        for image in (queued, pulling):
+            engine_client.images.get(image)
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_registry_credentials_come_from_configuration_and_are_never_logged(
+    workdir: Path,
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    engine, base = docker_engine
+    password = f"pw-{uuid.uuid4().hex}"
+    htpasswd = workdir / "htpasswd"
+    htpasswd.write_text(f"puller:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(5)).decode()}\n")
+    # A second registry on the same storage, wanting credentials.
+    private = devdocker.start_registry(
+        workdir / "private-registry",
+        engine.netns.host_ip,
+        devdocker.CACHE / "registry",
+        htpasswd=htpasswd,
+    )
+    try:
+        pushed = new_image(engine_client, registry, base, megabytes=4)
+        image = pushed.replace(registry.address, private.address)
+
+        def auth_file(name: str, secret: str) -> str:
+            path = workdir / f"{name}.json"
+            token = __import__("base64").b64encode(f"puller:{secret}".encode()).decode()
+            path.write_text(json.dumps({"auths": {private.address: {"auth": token}}}))
+            return str(path)
+
+        wrong = workers("wrong", NEXTPYTER_REGISTRY_AUTH=auth_file("wrong", "not-it"))
+        contract.request_pull(rclient, image, "test")
+        failed = final_state(rclient, image)
+        assert failed.state == "failed" and failed.error_kind == "unauthorized", failed
+        assert f"The registry {private.address} refused access" in failed.error
+        assert "NEXTPYTER_REGISTRY_AUTH" in failed.error
+        wrong.stop()
+        right = workers("right", NEXTPYTER_REGISTRY_AUTH=auth_file("right", password))
+        contract.request_pull(rclient, image, "test")
+        assert final_state(rclient, image).state == "done"
+        engine_client.images.get(image)
+        right.stop()
+        for service in (wrong, right):
+            text = service.log.read_text()
+            assert "registry credentials from" in text
+            assert password not in text and "not-it" not in text
+    finally:
+        private.stop()
+
+
+def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
+    pstack: Stack,
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+    signing_key: Any,
+) -> None:
+    _, base = docker_engine
+    first, second = (new_image(engine_client, registry, base, megabytes=8) for _ in range(2))
+    allow(rclient, first, second)
+    api = f"{pstack.url}/api/v1/images"
+
+    def call(method: str, path: str = "", **kwargs: Any) -> requests.Response:
+        return requests.request(
+            method, f"{api}{path}", headers=admin_headers(signing_key), timeout=30, **kwargs
+        )
+
+    listed = call("GET").json()["images"]
+    assert [(i["image"], i["default"], i["present"], i["pull"]) for i in listed] == [
+        (first, True, False, None),
+        (second, False, False, None),
+    ]
+    # Refused before anything is queued: an image not on the list, a malformed body.
+    for body, status in (
+        ({"images": [first, "other/image:1"]}, 403),
+        ({"images": ["Not An Image"]}, 400),
+        ({"images": []}, 400),
+        ({"image": first}, 400),
+    ):
+        answer = call("POST", "/pulls", json=body)
+        assert answer.status_code == status, answer.text
+        assert answer.headers["Content-Type"] == "application/problem+json"
+        assert answer.json()["detail"]
+    assert requests.post(f"{api}/pulls", json={"images": [first]}, timeout=30).status_code == 401
+    assert rclient.xlen(contract.STREAM) == 0
+    # Queued (twice asked, once queued), then pulled by two workers sharing the queue.
+    answer = call("POST", "/pulls", json={"images": [first, second, first]})
+    assert answer.status_code == 202, answer.text
+    assert [(p["image"], p["queued"]) for p in answer.json()["pulls"]] == [
+        (first, True),
+        (second, True),
+    ]
+    again = call("POST", "/pulls", json={"images": [first]})
+    assert again.json()["pulls"][0]["queued"] is False  # joined the queued pull
+    def both_present() -> list[dict[str, Any]] | None:
+        images = call("GET").json()["images"]
+        return images if all(i["present"] for i in images) else None
+
+    with devdocker.throttled(docker_engine[0].netns, "40mbit"):  # each pull takes a while
+        workers("left")
+        workers("right")
+        images = wait_until(both_present, timeout=90, interval=0.3)
+    # Each worker took one: the queue is shared, not pulled twice or in turn.
+    states = [state(rclient, image) for image in (first, second)]
+    assert {s.worker.split("-")[0] for s in states if s} == {"left", "right"}
+
+    assert all(i["pull"]["state"] == "done" and i["pull"]["percent"] == 100 for i in images)
+    assert rclient.xlen(contract.STREAM) == 0
