@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -495,6 +497,7 @@ def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
     ]
     again = call("POST", "/pulls", json={"images": [first]})
     assert again.json()["pulls"][0]["queued"] is False  # joined the queued pull
+
     def both_present() -> list[dict[str, Any]] | None:
         images = call("GET").json()["images"]
         return images if all(i["present"] for i in images) else None
@@ -509,3 +512,38 @@ def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
 
     assert all(i["pull"]["state"] == "done" and i["pull"]["percent"] == 100 for i in images)
     assert rclient.xlen(contract.STREAM) == 0
+
+
+def test_a_full_disk_is_a_clear_failure(
+    workdir: Path,
+    registry: devdocker.Registry,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    """A second engine whose data root is a 96 MB file system cannot hold the Jupyter
+    image: the pull fails with the disk named, at once (another try cannot help)."""
+    _, image = docker_engine
+    mount = Path(tempfile.mkdtemp(prefix="npd-small-", dir="/run"))
+    data_root = mount / "docker"
+    data_root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(data_root)], check=True)
+    try:
+        small = devdocker.start_engine(
+            data_root=data_root, extra_options=[f"--insecure-registry={devdocker.REGISTRY_RANGE}"]
+        )
+        try:
+            workers("cramped", DOCKER_HOST=small.url)
+            reference = f"{registry.address}/{image}"
+            contract.request_pull(rclient, reference, "test")
+            failed = final_state(rclient, reference, timeout=120)
+        finally:
+            small.stop()
+    finally:
+        subprocess.run(["umount", str(data_root)], check=False)
+        shutil.rmtree(mount, ignore_errors=True)
+    assert failed.state == "failed" and failed.error_kind == "disk-full", failed
+    assert "ran out of disk space" in failed.error and "free space" in failed.error
+    dead: Any = rclient.xrange(contract.DEAD_STREAM)
+    assert [fields["error_kind"] for _, fields in dead] == ["disk-full"]
+    assert dead[0][1]["deliveries"] == "1"
