@@ -112,9 +112,23 @@ def classify(image: str, detail: str, status: int | None = None) -> PullError:
     # a registry that will not say which (Docker Hub) is taken at its first word.
     if "manifest unknown" in text or "repository does not exist" in text:
         return _not_found(image, registry)
+    if "permission denied" in text or "read-only file system" in text:
+        return PullError(
+            "engine",
+            f"The Docker engine could not store {image}: {short}. Ask your administrator to "
+            "check the engine's data root.",
+            transient=False,
+        )
     if any(
         word in text
-        for word in ("unauthorized", "authentication required", "no basic auth", "denied")
+        for word in (
+            "unauthorized",
+            "authentication required",
+            "no basic auth",
+            "access denied",
+            "access to the resource is denied",
+            "denied:",
+        )
     ):
         return PullError(
             "unauthorized",

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pagletto.contract import is_image
+
 PREFIX = "NEXTPYTER_"
 PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 BACKENDS = ("local", "docker")
 # What an image reference may look like: [registry[:port]/]path[:tag][@digest], lower case.
-IMAGE_RE = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
 SIZE_RE = re.compile(r"([1-9][0-9]{0,5})([kmgt])", re.IGNORECASE)
 WORKDIR_RE = re.compile(r"(/[A-Za-z0-9._-]+){2,8}")
 # Where the notebook's work folder (and, one level up, its tmpfs home) may not go.
@@ -214,7 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def _docker_settings(env: Mapping[str, str]) -> DockerSettings:
     image = _get(env, "DOCKER_IMAGE")
-    if not IMAGE_RE.fullmatch(image):
+    if not is_image(image):
         raise ConfigError(
             f"{PREFIX}DOCKER_IMAGE={image!r} is not an image reference (like nextpyter/jupyter:4)"
         )

@@ -13,7 +13,9 @@ from typing import Any
 
 import redis
 
-from .config import IMAGE_RE, PROFILE_RE, Settings
+from pagletto.contract import is_image
+
+from .config import PROFILE_RE, Settings
 from .config import SIZE_RE as MEMORY_RE
 from .problems import Problem
 from .store import KEY_PREFIX
@@ -83,9 +85,7 @@ def parse(body: object) -> RuntimeConfig:
     if not isinstance(default, str) or default not in profiles:
         raise _bad(f"'default_profile' must name one of the profiles ({', '.join(profiles)}).")
     images = body.get("allowed_images", [])
-    if not isinstance(images, list) or not all(
-        isinstance(i, str) and IMAGE_RE.fullmatch(i) for i in images
-    ):
+    if not isinstance(images, list) or not all(is_image(i) for i in images):
         raise _bad("'allowed_images' must be a list of image references like repo/name:tag.")
     default_image = body.get("default_image", "")
     if not isinstance(default_image, str) or (default_image and default_image not in images):

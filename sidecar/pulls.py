@@ -102,7 +102,9 @@ class Pulls:
                 ):
                     raise PullTimeout(self._why_slow(image))
                 self.client.xread(
-                    {key: last_id}, count=1, block=int(min(remaining, FOLLOW_BLOCK) * 1000)
+                    {key: last_id},
+                    count=1,
+                    block=max(1, int(min(remaining, FOLLOW_BLOCK) * 1000)),  # 0: forever
                 )
             except redis.RedisError as error:
                 if time.monotonic() > deadline:

@@ -1,0 +1,1076 @@
+"""The pull queue's quick tests: pagletto's contract, the worker's pure parts and its
+dead-letter paths, its settings, the sidecar's follower and the admin image API.
+
+Everything that touches Redis uses the real one (the ``redis_client`` fixture). No Docker
+engine is involved: the worker paths tested here must never reach one, and the engine
+factory they get counts its calls and fails as an unreachable engine does. The pulls
+themselves, on a real registry and engine, are in tests/test_pagletto.py (slow).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import redis as redis_lib
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from pagletto import contract
+from pagletto.config import ConfigError, PullSettings, load_settings
+from pagletto.worker import DOWNLOAD_SHARE, Progress, Worker, classify
+from sidecar import pulls as pulls_module
+from sidecar.pulls import Pulls, PullTimeout, describe
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+class NoEngine:
+    """An engine factory for a worker that must not reach the engine: it counts its calls
+    and fails as an engine that cannot be reached does."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> docker.DockerClient:
+        self.calls += 1
+        raise docker.errors.DockerException("this test has no Docker engine")
+
+
+def pull_settings(**changes: Any) -> PullSettings:
+    base = PullSettings(
+        redis_url="unix:///not/used",
+        worker="test-worker",
+        claim_idle=0.1,
+        max_deliveries=3,
+        retries=0,
+        backoff=0.0,
+        backoff_max=0.0,
+        auth={},
+        auth_file="",
+    )
+    return replace(base, **changes)
+
+
+def pending_deliveries(client: redis_lib.Redis, entry: str) -> int:
+    found: Any = client.xpending_range(
+        contract.STREAM, contract.GROUP, min=entry, max=entry, count=1
+    )
+    return int(found[0]["times_delivered"]) if found else 0
+
+
+def dead_letters(client: redis_lib.Redis) -> list[dict[str, str]]:
+    entries: Any = client.xrange(contract.DEAD_STREAM)
+    return [fields for _, fields in entries]
+
+
+def state_of(client: redis_lib.Redis, image: str) -> contract.PullState:
+    found = contract.read_state(client, contract.normalize_image(image))
+    assert found is not None, f"no pull state for {image}"
+    return found
+
+
+def admin(signing_key: Any, scopes: tuple[str, ...] = ("admin",)) -> dict[str, str]:
+    """A fresh admin token (they are single-use): one per request."""
+    from sidecar import devstack
+    from sidecar.devkeys import mint_admin_token
+
+    token = mint_admin_token(
+        signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", scopes=list(scopes)
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+# -- image references --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "normalized", "split"),
+    [
+        ("notebook", "notebook:latest", ("notebook", "latest")),
+        ("notebook:latest", "notebook:latest", ("notebook", "latest")),
+        ("team/notebook:2024-06", "team/notebook:2024-06", ("team/notebook", "2024-06")),
+        # A registry's port is not a tag: the tag is looked for in the last component only.
+        ("host:5000/x", "host:5000/x:latest", ("host:5000/x", "latest")),
+        ("host:5000/team/x:1.2", "host:5000/team/x:1.2", ("host:5000/team/x", "1.2")),
+        ("quay.io/jupyter/scipy-notebook", "quay.io/jupyter/scipy-notebook:latest", None),
+        (f"x@{DIGEST}", f"x@{DIGEST}", ("x", DIGEST)),
+        (f"host:5000/x@{DIGEST}", f"host:5000/x@{DIGEST}", ("host:5000/x", DIGEST)),
+    ],
+)
+def test_normalize_and_split_image(
+    given: str, normalized: str, split: tuple[str, str] | None
+) -> None:
+    assert contract.normalize_image(given) == normalized
+    assert contract.normalize_image(normalized) == normalized  # idempotent
+    if split is not None:
+        assert contract.split_image(normalized) == split
+
+
+@pytest.mark.parametrize(
+    ("given", "needle"),
+    [
+        ("", "is not an image reference"),
+        ("Notebook", "is not an image reference"),  # repository names are lowercase
+        ("team/NoteBook:1", "is not an image reference"),
+        ("note book", "is not an image reference"),
+        (" notebook", "is not an image reference"),
+        ("notebook\n", "is not an image reference"),
+        ("-notebook", "is not an image reference"),
+        (".notebook", "is not an image reference"),
+        ("x" * 256, "is not an image reference"),
+        ("x@sha256:abc", "malformed digest"),
+        ("x@md5:" + "0" * 32, "malformed digest"),
+        ("x@", "malformed digest"),
+        (f"x@{DIGEST}0", "malformed digest"),
+        (f"x@{DIGEST}@{DIGEST}", "malformed digest"),
+    ],
+)
+def test_normalize_image_refuses_odd_references(given: str, needle: str) -> None:
+    with pytest.raises(contract.InvalidImage, match=needle) as caught:
+        contract.normalize_image(given)
+    assert isinstance(caught.value, ValueError)
+    assert len(str(caught.value)) < 300  # a long reference is not echoed whole
+
+
+def test_normalize_image_refuses_what_is_not_a_string() -> None:
+    for value in (None, 3, b"notebook", ["notebook"]):
+        with pytest.raises(contract.InvalidImage):
+            contract.normalize_image(value)  # type: ignore[arg-type]
+
+
+def test_the_longest_reference_accepted_is_255_characters() -> None:
+    name = "x" * 248  # with ":latest", 255
+    assert contract.normalize_image(name) == f"{name}:latest"
+    assert contract.normalize_image("x" * 255) == "x" * 255 + ":latest"
+
+
+@pytest.mark.parametrize(
+    "given", ["team/../notebook", "a..b", "team//notebook", "notebook/", "notebook:", "x:1:2"]
+)
+def test_normalize_image_refuses_references_the_engine_refuses(given: str) -> None:
+    with pytest.raises(contract.InvalidImage):
+        contract.normalize_image(given)
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+def test_job_fields_parse_back() -> None:
+    job = contract.Job(uuid.uuid4().hex, "team/notebook:1", 1_700_000_000.125, "launch:ann")
+    assert contract.Job.parse(job.fields()) == job
+    # The image is normalized, the requester cut short.
+    parsed = contract.Job.parse(
+        {"job": job.job, "image": "team/notebook", "requested_by": "r" * 500}
+    )
+    assert parsed.image == "team/notebook:latest"
+    assert parsed.requested_by == "r" * 100 and parsed.requested_at == 0.0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"image": "notebook"},
+        {"job": "", "image": "notebook"},
+        {"job": "../../etc/passwd", "image": "notebook"},
+        {"job": uuid.uuid4().hex.upper(), "image": "notebook"},
+        {"job": uuid.uuid4().hex + "0", "image": "notebook"},
+        {"job": uuid.uuid4().hex[:31], "image": "notebook"},
+        {"job": uuid.uuid4().hex},
+        {"job": uuid.uuid4().hex, "image": "UPPER/case:x"},
+        {"job": uuid.uuid4().hex, "image": "x@sha256:short"},
+        {"job": uuid.uuid4().hex, "image": "notebook", "requested_at": "yesterday"},
+        {"job": uuid.uuid4().hex, "image": "notebook", "requested_at": ""},
+    ],
+)
+def test_job_parse_refuses_malformed_fields(fields: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        contract.Job.parse(fields)
+
+
+def test_pull_state_from_a_garbled_hash() -> None:
+    state = contract.PullState.from_hash(
+        "x:latest",
+        {"state": "pulling", "done": "many", "percent": "NaNa", "layers": "[1, 2]", "attempt": ""},
+    )
+    assert (state.state, state.done, state.percent, state.layers, state.attempt) == (
+        "pulling",
+        0,
+        0.0,
+        {},
+        0,
+    )
+    bad_json = contract.PullState.from_hash("x:latest", {"layers": "{not json"})
+    assert bad_json.layers == {}
+
+
+# -- progress ------------------------------------------------------------------------------
+
+PRESENT, BIG, SMALL, TINY = "a1b2c3d4e5f6", "0f1e2d3c4b5a", "99887766aabb", "deadbeef0001"
+MB = 1_000_000
+
+
+def _m(
+    layer: str, status: str, current: int | None = None, total: int | None = None
+) -> dict[str, Any]:
+    detail = {} if current is None else {"current": current, "total": total}
+    message: dict[str, Any] = {"status": status, "progressDetail": detail, "id": layer}
+    if current is not None:
+        message["progress"] = f"[=>    ] {current / MB:.1f}MB/{(total or 0) / MB:.1f}MB"
+    return message
+
+
+# As the engine streams a pull of team/notebook:2024-06 (one layer on the engine already,
+# a tiny layer whose size is never said before it is downloaded), with a checkpoint name
+# where the test looks closer.
+PULL_MESSAGES: list[tuple[dict[str, Any], str]] = [
+    ({"status": "Pulling from team/notebook", "id": "2024-06"}, ""),
+    (_m(PRESENT, "Already exists"), ""),
+    (_m(BIG, "Pulling fs layer"), ""),
+    (_m(SMALL, "Pulling fs layer"), ""),
+    (_m(TINY, "Pulling fs layer"), ""),
+    (_m(TINY, "Waiting"), "nothing-known"),
+    (_m(BIG, "Downloading", 524_288, 10 * MB), ""),
+    (_m(SMALL, "Downloading", 100_000, 2 * MB), ""),
+    (_m(BIG, "Downloading", 5 * MB, 10 * MB), ""),
+    (_m(SMALL, "Retrying in 5 seconds"), "retrying"),
+    (_m(SMALL, "Downloading", 1 * MB, 2 * MB), ""),
+    (_m(SMALL, "Verifying Checksum"), ""),
+    (_m(SMALL, "Download complete"), "small-downloaded"),
+    # The engine repeats a "Downloading" after "Download complete" at times.
+    (_m(SMALL, "Downloading", 1_500_000, 2 * MB), "late-downloading"),
+    (_m(BIG, "Downloading", 10 * MB, 10 * MB), ""),
+    (_m(BIG, "Verifying Checksum"), ""),
+    (_m(BIG, "Download complete"), ""),
+    (_m(BIG, "Extracting", 32_768, 10 * MB), ""),
+    (_m(BIG, "Extracting", 10 * MB, 10 * MB), ""),
+    (_m(BIG, "Pull complete"), ""),
+    (_m(SMALL, "Extracting", 2 * MB, 2 * MB), ""),
+    (_m(SMALL, "Pull complete"), ""),
+    (_m(TINY, "Verifying Checksum"), ""),
+    (_m(TINY, "Download complete"), ""),
+    (_m(TINY, "Extracting", 1_200, 1_200), ""),
+    (_m(TINY, "Pull complete"), "all-complete"),
+    ({"status": "Digest: " + DIGEST}, ""),
+    ({"status": "Status: Downloaded newer image for team/notebook:2024-06"}, "end"),
+]
+
+
+def test_progress_over_a_real_pull_never_goes_back() -> None:
+    progress = Progress()
+    percents: list[float] = []
+    at: dict[str, tuple[float, int, int, dict[str, Any]]] = {}
+    for message, checkpoint in PULL_MESSAGES:
+        progress.update(message)
+        percents.append(progress.percent)
+        fields = progress.fields()
+        assert 0.0 <= progress.percent < 100.0, message
+        assert 0 <= progress.done <= progress.total or progress.total == 0, message
+        assert int(fields["done"]) == progress.done and int(fields["total"]) == progress.total
+        if checkpoint:
+            at[checkpoint] = (
+                progress.percent,
+                progress.done,
+                progress.total,
+                json.loads(fields["layers"]),
+            )
+    assert percents == sorted(percents), "the percentage went back"
+    assert percents[-1] > percents[0]
+
+    # Nothing downloaded yet: nothing counted, the present layer is not a layer to fetch.
+    percent, done, total, layers = at["nothing-known"]
+    assert (percent, done, total) == (0.0, 0, 0)
+    assert layers[PRESENT]["status"] == "Already exists"
+    assert "2024-06" not in layers  # "Pulling from" names the tag, not a layer
+
+    percent, done, total, layers = at["retrying"]
+    assert layers[SMALL]["status"] == "Retrying"
+    assert (done, total) == (5 * MB + 100_000, 12 * MB)
+
+    # The tiny layer's size is unknown: no bytes of it, but it weighs as the average layer.
+    percent, done, total, layers = at["small-downloaded"]
+    assert (done, total) == (7 * MB, 12 * MB)
+    average = (10 * MB + 2 * MB) / 2
+    expected = DOWNLOAD_SHARE * (5 * MB + 2 * MB) / (10 * MB + 2 * MB + average)
+    assert percent == pytest.approx(100 * expected, abs=0.01)
+    assert percent < 100 * DOWNLOAD_SHARE * done / total  # the unknown layer holds it back
+
+    # The repeated "Downloading" changes nothing.
+    late = at["late-downloading"]
+    assert late[:3] == at["small-downloaded"][:3]
+    assert late[3][SMALL]["status"] == "Download complete"
+
+    percent, done, total, layers = at["all-complete"]
+    assert (done, total) == (12 * MB + 1_200, 12 * MB + 1_200)
+    assert 99.0 <= percent < 100.0  # 100 only once the image is on the engine
+    assert {layer["status"] for key, layer in layers.items() if key != PRESENT} == {"Pull complete"}
+    assert at["end"][:3] == at["all-complete"][:3]  # "Digest:" and "Status:" are no layers
+
+
+def test_progress_of_a_pull_with_every_layer_present_counts_no_bytes() -> None:
+    progress = Progress()
+    for message in (
+        {"status": "Pulling from team/notebook", "id": "1"},
+        _m(PRESENT, "Already exists"),
+        _m(BIG, "Already exists"),
+        {"status": "Digest: " + DIGEST},
+        {"status": "Status: Image is up to date for team/notebook:1"},
+    ):
+        progress.update(message)
+    assert (progress.done, progress.total, progress.percent) == (0, 0, 0.0)
+    assert set(json.loads(progress.fields()["layers"])) == {PRESENT, BIG}
+
+
+def test_progress_with_sizes_unknown_moves_by_layer_count() -> None:
+    progress = Progress()
+    for layer in (BIG, SMALL):
+        progress.update(_m(layer, "Pulling fs layer"))
+    progress.update(_m(BIG, "Download complete"))  # no size ever said
+    assert progress.total == 0
+    assert progress.percent == pytest.approx(100 * DOWNLOAD_SHARE / 2, abs=0.01)
+    progress.update(_m(BIG, "Downloading", 1, 10))  # late, and smaller: ignored
+    assert progress.percent == pytest.approx(100 * DOWNLOAD_SHARE / 2, abs=0.01)
+
+
+# -- classify --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "detail", "status", "kind", "transient", "registry", "says"),
+    [
+        (
+            "host:5000/team/notebook:nope",
+            "manifest for host:5000/team/notebook:nope not found: manifest unknown: "
+            "manifest unknown",
+            404,
+            "not-found",
+            False,
+            "host:5000",
+            "Ask your administrator",
+        ),
+        (
+            "host:5000/team/notebook:1",
+            "manifest unknown",
+            None,
+            "not-found",
+            False,
+            "host:5000",
+            "admin settings",
+        ),
+        (
+            "private/thing:latest",
+            "pull access denied for private/thing, repository does not exist or may require "
+            "'docker login': denied: requested access to the resource is denied",
+            404,
+            "not-found",
+            False,
+            "docker.io",
+            "Ask your administrator",
+        ),
+        (
+            "host:5000/team/notebook:1",
+            'Head "https://host:5000/v2/team/notebook/manifests/1": unauthorized: '
+            "authentication required",
+            500,
+            "unauthorized",
+            False,
+            "host:5000",
+            "NEXTPYTER_REGISTRY_AUTH",
+        ),
+        (
+            "registry.example.com/team/notebook:1",
+            'Get "https://registry.example.com/v2/": no basic auth credentials',
+            500,
+            "unauthorized",
+            False,
+            "registry.example.com",
+            "NEXTPYTER_REGISTRY_AUTH",
+        ),
+        (
+            "team/notebook:1",
+            "failed to register layer: write /var/lib/docker/overlay2/abc/diff/usr/lib/x.so: "
+            "no space left on device",
+            500,
+            "disk-full",
+            False,
+            "Docker engine",  # the engine's disk, not the registry's fault
+            "docker image prune",
+        ),
+        (
+            "10.0.0.1:9/team/notebook:1",
+            'Get "https://10.0.0.1:9/v2/": dial tcp 10.0.0.1:9: connect: connection refused',
+            500,
+            "registry",
+            True,
+            "10.0.0.1:9",
+            "connection refused",
+        ),
+        (
+            "team/notebook:1",
+            "toomanyrequests: You have reached your pull rate limit.",
+            None,
+            "registry",
+            True,
+            "docker.io",
+            "pull rate limit",
+        ),
+        ("team/notebook:1", "", None, "registry", True, "docker.io", "no detail"),
+    ],
+)
+def test_classify_engine_errors(
+    image: str,
+    detail: str,
+    status: int | None,
+    kind: str,
+    transient: bool,
+    registry: str,
+    says: str,
+) -> None:
+    error = classify(image, detail, status)
+    assert error.kind == kind and error.kind in contract.ERROR_KINDS
+    assert error.transient is transient
+    message = str(error)
+    assert image in message and registry in message  # says which image, and where
+    assert says in message
+
+
+def test_classify_keeps_the_engine_detail_short() -> None:
+    detail = "first line of the error " + "x" * 1000 + "\nsecond line\nthird"
+    message = str(classify("team/notebook:1", detail))
+    assert "first line" in message and "second line" not in message
+    assert len(message) < 500
+
+
+def test_classify_status_codes_alone() -> None:
+    assert classify("team/notebook:1", "", 404).kind == "not-found"
+    refused = classify("team/notebook:1", "invalid reference format", 400)
+    assert refused.kind == "malformed" and not refused.transient
+
+
+def test_classify_does_not_blame_credentials_for_the_engines_own_permission_error() -> None:
+    error = classify(
+        "team/notebook:1",
+        "failed to register layer: open /var/lib/docker/overlay2/3f2a/diff/etc/shadow: "
+        "permission denied",
+        500,
+    )
+    assert error.kind != "unauthorized"
+    assert "REGISTRY_AUTH" not in str(error)
+
+
+# -- request_pull on Redis -------------------------------------------------------------------
+
+
+def test_request_pull_queues_one_job_per_image(redis_client: redis_lib.Redis) -> None:
+    first = contract.request_pull(redis_client, "team/notebook", "launch:ann")
+    second = contract.request_pull(redis_client, "team/notebook:latest", "launch:bob")
+    assert first.queued and not second.queued
+    assert first.image == second.image == "team/notebook:latest"
+    assert (second.job, second.entry) == (first.job, first.entry)
+    entries: Any = redis_client.xrange(contract.STREAM)
+    assert len(entries) == 1
+    entry, fields = entries[0]
+    assert entry == first.entry
+    assert contract.Job.parse(fields).job == first.job
+    assert fields["requested_by"] == "launch:ann"
+    state = state_of(redis_client, "team/notebook")
+    assert (state.state, state.job, state.entry, state.percent) == (
+        "queued",
+        first.job,
+        first.entry,
+        0.0,
+    )
+    key = contract.state_key("team/notebook:latest")
+    assert 0 < redis_client.ttl(key) <= contract.STATE_TTL
+    events: Any = redis_client.xrange(contract.events_key("team/notebook:latest"))
+    assert [fields["state"] for _, fields in events] == ["queued"]
+    # Another image is another job.
+    other = contract.request_pull(redis_client, "team/notebook:2", "launch:ann")
+    assert other.queued and other.job != first.job
+    assert redis_client.xlen(contract.STREAM) == 2
+
+
+@pytest.mark.parametrize("final", ["done", "failed"])
+def test_a_request_after_the_pull_ended_queues_a_new_job(
+    redis_client: redis_lib.Redis, final: str
+) -> None:
+    first = contract.request_pull(redis_client, "team/notebook:1", "test")
+    worker = Worker(pull_settings(), redis_client, NoEngine())
+    worker._state(first.image, first.entry, state="pulling", percent="40.0", done="400")
+    joined = contract.request_pull(redis_client, "team/notebook:1", "test")
+    assert not joined.queued and joined.job == first.job  # joins the pull under way
+    worker._state(first.image, first.entry, state=final, error="boom", error_kind="engine")
+    again = contract.request_pull(redis_client, "team/notebook:1", "test")
+    assert again.queued and again.job != first.job and again.entry != first.entry
+    state = state_of(redis_client, "team/notebook:1")
+    # A fresh record: nothing of the last pull's progress or error.
+    assert (state.state, state.job, state.percent, state.done, state.error) == (
+        "queued",
+        again.job,
+        0.0,
+        0,
+        "",
+    )
+
+
+def test_a_state_whose_entry_vanished_does_not_block_a_new_job(
+    redis_client: redis_lib.Redis,
+) -> None:
+    first = contract.request_pull(redis_client, "team/notebook:1", "test")
+    assert redis_client.xdel(contract.STREAM, first.entry) == 1  # trimmed, or by hand
+    assert state_of(redis_client, "team/notebook:1").state == "queued"
+    again = contract.request_pull(redis_client, "team/notebook:1", "test")
+    assert again.queued and again.job != first.job
+    entries: Any = redis_client.xrange(contract.STREAM)
+    assert [entry for entry, _ in entries] == [again.entry]
+
+
+def test_concurrent_requests_make_exactly_one_job(redis_client: redis_lib.Redis) -> None:
+    threads_count = 24
+    barrier = threading.Barrier(threads_count)
+    results: list[contract.Requested] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def ask(number: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            got = contract.request_pull(
+                redis_client, "team/notebook" if number % 2 else "team/notebook:latest", "t"
+            )
+            with lock:
+                results.append(got)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert len(results) == threads_count
+    assert sum(r.queued for r in results) == 1
+    assert len({r.job for r in results}) == 1 and len({r.entry for r in results}) == 1
+    assert redis_client.xlen(contract.STREAM) == 1
+
+
+def test_ensure_group_reads_entries_queued_before_it(redis_client: redis_lib.Redis) -> None:
+    entry = redis_client.xadd(contract.STREAM, {"job": "early"})
+    contract.ensure_group(redis_client)
+    contract.ensure_group(redis_client)  # again: no BUSYGROUP error
+    got: Any = redis_client.xreadgroup(contract.GROUP, "c", {contract.STREAM: ">"}, count=5)
+    assert [e for e, _ in got[0][1]] == [entry]
+
+
+def test_ensure_group_raises_other_errors(redis_client: redis_lib.Redis) -> None:
+    redis_client.set(contract.STREAM, "not a stream")
+    with pytest.raises(redis_lib.ResponseError, match="WRONGTYPE"):
+        contract.ensure_group(redis_client)
+
+
+def test_live_workers(redis_client: redis_lib.Redis) -> None:
+    contract.seen(redis_client, "fresh")
+    redis_client.zadd(contract.WORKERS, {"quiet": time.time() - 120})
+    redis_client.zadd(contract.WORKERS, {"ancient": time.time() - 2 * 86400})
+    assert contract.live_workers(redis_client) == ["fresh"]
+    assert sorted(contract.live_workers(redis_client, within=300)) == ["fresh", "quiet"]
+    contract.seen(redis_client, "fresh")  # forgets workers gone for a day
+    assert redis_client.zscore(contract.WORKERS, "ancient") is None
+    assert redis_client.zscore(contract.WORKERS, "quiet") is not None
+
+
+# -- the worker's dead letters ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"job": "../../etc", "image": "UPPER/case:x"},
+        {"job": "not-a-job-id", "image": "team/notebook:1"},
+        {"job": "0" * 32},
+        {"job": "0" * 32, "image": "team/notebook:1", "requested_at": "yesterday"},
+        {"job": "j" * 5000, "image": "team/notebook:1"},
+    ],
+)
+def test_a_malformed_entry_is_dead_lettered_without_the_engine(
+    redis_client: redis_lib.Redis, fields: dict[str, str]
+) -> None:
+    engine = NoEngine()
+    worker = Worker(pull_settings(), redis_client, engine)
+    entry = redis_client.xadd(contract.STREAM, dict(fields))  # type: ignore[arg-type]
+    assert worker.step() is True
+    assert engine.calls == 0
+    dead = dead_letters(redis_client)
+    assert len(dead) == 1
+    letter = dead[0]
+    assert letter["error_kind"] == "malformed"
+    assert letter["error"].startswith("Not a pull job: ")
+    assert letter["entry"] == entry and letter["deliveries"] == "1"
+    assert letter["worker"] == "test-worker" and float(letter["failed_at"]) > 0
+    for name, value in fields.items():
+        assert letter[name] == value[:1000]  # the job's own fields, cut short
+    # Acknowledged and deleted: not delivered again, to anyone.
+    assert redis_client.xlen(contract.STREAM) == 0
+    pending: Any = redis_client.xpending(contract.STREAM, contract.GROUP)
+    assert pending["pending"] == 0
+    assert worker.step() is False
+    assert engine.calls == 0
+    assert contract.live_workers(redis_client) == ["test-worker"]
+
+
+def test_a_job_delivered_too_often_is_given_up_as_worker_lost(
+    redis_client: redis_lib.Redis,
+) -> None:
+    engine = NoEngine()
+    worker = Worker(pull_settings(max_deliveries=3), redis_client, engine)
+    requested = contract.request_pull(redis_client, "team/lost", "launch:ann")
+    # Three workers took it in turn and stopped answering.
+    got: Any = redis_client.xreadgroup(contract.GROUP, "ghost-1", {contract.STREAM: ">"})
+    assert got[0][1][0][0] == requested.entry
+    claimed: Any = redis_client.xclaim(
+        contract.STREAM, contract.GROUP, "ghost-2", 0, [requested.entry]
+    )
+    assert claimed[0][0] == requested.entry
+    auto: Any = redis_client.xautoclaim(
+        contract.STREAM, contract.GROUP, "ghost-3", min_idle_time=0, start_id="0-0"
+    )
+    assert auto[1][0][0] == requested.entry
+    assert pending_deliveries(redis_client, requested.entry) == 3
+    assert worker.step() is False  # not idle long enough yet: not taken over
+    time.sleep(0.25)
+    assert worker.step() is True  # the fourth delivery
+    assert engine.calls == 0
+    [letter] = dead_letters(redis_client)
+    assert letter["error_kind"] == "worker-lost"
+    assert letter["deliveries"] == "4" and letter["job"] == requested.job
+    assert letter["image"] == "team/lost:latest" and letter["entry"] == requested.entry
+    assert "gave up pulling team/lost:latest after 3 tries" in letter["error"]
+    assert "each time the worker pulling it stopped" in letter["error"]
+    assert "Ask your administrator" in letter["error"]
+    state = state_of(redis_client, "team/lost")
+    assert (state.state, state.error_kind, state.error) == (
+        "failed",
+        "worker-lost",
+        letter["error"],
+    )
+    assert state.finished_at > 0
+    events: Any = redis_client.xrevrange(contract.events_key("team/lost:latest"), count=1)
+    assert events[0][1]["state"] == "failed"
+    assert redis_client.xlen(contract.STREAM) == 0
+    pending: Any = redis_client.xpending(contract.STREAM, contract.GROUP)
+    assert pending["pending"] == 0
+
+
+def test_the_last_delivery_tries_and_the_next_gives_up_with_its_error(
+    redis_client: redis_lib.Redis,
+) -> None:
+    engine = NoEngine()
+    worker = Worker(pull_settings(max_deliveries=2), redis_client, engine)
+    requested = contract.request_pull(redis_client, "team/notebook:1", "test")
+    redis_client.xreadgroup(contract.GROUP, "ghost", {contract.STREAM: ">"})
+    time.sleep(0.25)
+    # Delivery 2 of 2: still tried. The engine cannot be reached (a transient error): the
+    # job stays pending, the state says why.
+    assert worker.step() is True
+    assert engine.calls == 1
+    state = state_of(redis_client, "team/notebook:1")
+    assert (state.state, state.error_kind, state.attempt) == ("retrying", "engine", 2)
+    assert "could not be reached while pulling team/notebook:1" in state.error
+    assert dead_letters(redis_client) == []
+    assert pending_deliveries(redis_client, requested.entry) == 2
+    time.sleep(0.25)
+    # Delivery 3: given up, with the last error recorded, and the engine left alone.
+    assert worker.step() is True
+    assert engine.calls == 1
+    [letter] = dead_letters(redis_client)
+    assert letter["error_kind"] == "engine" and letter["deliveries"] == "3"
+    assert "gave up pulling team/notebook:1 after 2 tries; the last error: " in letter["error"]
+    assert "could not be reached" in letter["error"]
+    state = state_of(redis_client, "team/notebook:1")
+    assert (state.state, state.error_kind) == ("failed", "engine")
+    assert redis_client.xlen(contract.STREAM) == 0
+
+
+def test_giving_up_a_stale_entry_leaves_a_newer_jobs_state_alone(
+    redis_client: redis_lib.Redis,
+) -> None:
+    worker = Worker(pull_settings(max_deliveries=1), redis_client, NoEngine())
+    old = contract.request_pull(redis_client, "team/notebook:1", "test")
+    redis_client.xreadgroup(contract.GROUP, "ghost", {contract.STREAM: ">"})
+    worker._state(old.image, old.entry, state="done")  # the image got pulled after all…
+    new = contract.request_pull(redis_client, "team/notebook:1", "test")  # …and removed
+    redis_client.xclaim(contract.STREAM, contract.GROUP, "ghost", 0, [new.entry])
+    time.sleep(0.25)
+    assert worker.step() is True  # the old entry, on its third delivery
+    dead = dead_letters(redis_client)
+    assert [d["job"] for d in dead] == [old.job]
+    assert dead[0]["error_kind"] == "worker-lost"
+    state = state_of(redis_client, "team/notebook:1")
+    assert (state.job, state.state, state.error) == (new.job, "queued", "")
+
+
+# -- pagletto's settings --------------------------------------------------------------------
+
+
+def test_settings_defaults() -> None:
+    settings = load_settings({})
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert (settings.claim_idle, settings.max_deliveries, settings.retries) == (60.0, 5, 3)
+    assert (settings.backoff, settings.backoff_max) == (2.0, 60.0)
+    assert settings.auth == {} and settings.auth_file == ""
+    assert settings.worker and settings.worker.endswith(f"-{os.getpid()}")
+
+
+def test_settings_from_the_environment(tmp_path: Path) -> None:
+    auth = tmp_path / "config.json"
+    auth.write_text(json.dumps({"auths": {"registry.example.com": {"auth": "dTpw"}}}))
+    settings = load_settings(
+        {
+            "NEXTPYTER_REDIS_URL": "unix:///run/redis.sock",
+            "NEXTPYTER_PULL_WORKER_NAME": "puller-1",
+            "NEXTPYTER_PULL_CLAIM_IDLE": "2.5",
+            "NEXTPYTER_PULL_MAX_DELIVERIES": "7",
+            "NEXTPYTER_PULL_RETRIES": "0",
+            "NEXTPYTER_PULL_BACKOFF": "5",
+            "NEXTPYTER_PULL_BACKOFF_MAX": "1",  # below the first wait: raised to it
+            "NEXTPYTER_REGISTRY_AUTH": str(auth),
+        }
+    )
+    assert settings.redis_url == "unix:///run/redis.sock" and settings.worker == "puller-1"
+    assert (settings.claim_idle, settings.max_deliveries, settings.retries) == (2.5, 7, 0)
+    assert (settings.backoff, settings.backoff_max) == (5.0, 5.0)
+    assert settings.auth["auths"]["registry.example.com"]["auth"] == "dTpw"
+    assert settings.auth_file == str(auth)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("PULL_CLAIM_IDLE", "soon", "is not a number"),
+        ("PULL_CLAIM_IDLE", "0.1", "out of range"),
+        ("PULL_CLAIM_IDLE", "-5", "out of range"),
+        ("PULL_MAX_DELIVERIES", "2.5", "is not a whole number"),
+        ("PULL_MAX_DELIVERIES", "0", "out of range"),
+        ("PULL_RETRIES", "many", "is not a whole number"),
+        ("PULL_RETRIES", "101", "out of range"),
+        ("PULL_BACKOFF", "1e9", "out of range"),
+        ("PULL_BACKOFF_MAX", "forever", "is not a number"),
+        ("PULL_WORKER_NAME", "w" * 101, "1-100 printable"),
+        ("PULL_WORKER_NAME", "bad\nname", "1-100 printable"),
+        ("REDIS_URL", "http://127.0.0.1:6379", "must start with"),
+    ],
+)
+def test_settings_refuse_bad_values(name: str, value: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as caught:
+        load_settings({f"NEXTPYTER_{name}": value})
+    assert f"NEXTPYTER_{name}" in str(caught.value)
+
+
+SECRET = "c2VjcmV0LXVzZXI6aHVudGVyMi1kby1ub3QtbG9n"  # base64 of a user:password
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('{"auths": {"registry.example.com": {"auth": "' + SECRET + '"}', "is not JSON"),
+        (SECRET, "is not JSON"),
+        ('["' + SECRET + '"]', "has no 'auths' object"),
+        ('{"auths": "' + SECRET + '"}', "has no 'auths' object"),
+        ("null", "has no 'auths' object"),
+        (b'\xff\xfe{"auths": "' + SECRET.encode() + b'"}', "is not JSON"),
+    ],
+)
+def test_a_bad_registry_auth_file_is_named_but_never_quoted(
+    tmp_path: Path, content: str | bytes, needle: str
+) -> None:
+    path = tmp_path / "config.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=needle) as caught:
+        load_settings({"NEXTPYTER_REGISTRY_AUTH": str(path)})
+    message = str(caught.value)
+    assert "NEXTPYTER_REGISTRY_AUTH" in message and str(path) in message
+    assert SECRET not in message and SECRET[:12] not in message
+    # Nor is the parser's error chained to it (a traceback would show its text).
+    error = caught.value
+    assert error.__cause__ is None
+    assert error.__context__ is None or error.__suppress_context__
+
+
+def test_an_unreadable_registry_auth_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read it") as caught:
+        load_settings({"NEXTPYTER_REGISTRY_AUTH": str(tmp_path / "missing.json")})
+    assert "NEXTPYTER_REGISTRY_AUTH" in str(caught.value)
+    assert "No such file" in str(caught.value)
+    # A directory cannot be read as a file (permission bits do not stop root).
+    with pytest.raises(ConfigError, match="cannot read it") as caught:
+        load_settings({"NEXTPYTER_REGISTRY_AUTH": str(tmp_path)})
+    assert "NEXTPYTER_REGISTRY_AUTH" in str(caught.value)
+
+
+# -- the sidecar's follower ------------------------------------------------------------------
+
+
+def test_follow_yields_each_change_as_it_happens_and_ends_when_done(
+    redis_client: redis_lib.Redis,
+) -> None:
+    pulls = Pulls(redis_client)
+    requested = pulls.request("team/notebook:1", "test")
+    contract.seen(redis_client, "puller")
+    writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
+    steps: list[dict[str, str]] = [
+        {"state": "pulling", "worker": "puller"},
+        {"percent": "12.5", "done": str(MB), "total": str(8 * MB)},
+        {"percent": "60.0", "done": str(6 * MB), "total": str(8 * MB)},
+        {"state": "done", "percent": "100"},
+    ]
+    turn: queue.Queue[None] = queue.Queue()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for fields in steps:
+                turn.get(timeout=20)
+                time.sleep(0.2)  # the follower is blocked on the events stream by now
+                writer._state(requested.image, requested.entry, updated=time.time(), **fields)
+        except BaseException as error:
+            failures.append(error)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    seen: list[contract.PullState] = []
+    began = time.monotonic()
+    for state in pulls.follow(requested, timeout=30):
+        seen.append(state)
+        turn.put(None)
+    elapsed = time.monotonic() - began
+    thread.join(timeout=10)
+    assert not failures
+    assert [s.state for s in seen] == ["queued", "pulling", "pulling", "pulling", "done"]
+    assert [s.percent for s in seen] == [0.0, 0.0, 12.5, 60.0, 100.0]
+    assert [s.percent for s in seen] == sorted(s.percent for s in seen)
+    assert {s.job for s in seen} == {requested.job}
+    assert describe(seen[2]) == "Downloading team/notebook:1: 1.0 MB of 8.0 MB (12 %)"
+    # Woken by each change, not by the follower's periodic re-read (FOLLOW_BLOCK, 5 s).
+    assert elapsed < pulls_module.FOLLOW_BLOCK - 1
+
+
+def test_follow_ends_on_failure(redis_client: redis_lib.Redis) -> None:
+    pulls = Pulls(redis_client)
+    requested = pulls.request("team/notebook:1", "test")
+    contract.seen(redis_client, "puller")
+    writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
+    why = "The image team/notebook:1 does not exist in docker.io."
+
+    def fail() -> None:
+        time.sleep(0.3)
+        writer._state(
+            requested.image, requested.entry, state="failed", error=why, error_kind="not-found"
+        )
+
+    thread = threading.Thread(target=fail, daemon=True)
+    thread.start()
+    began = time.monotonic()
+    seen = list(pulls.follow(requested, timeout=30))
+    thread.join(timeout=5)
+    assert time.monotonic() - began < 4
+    assert [s.state for s in seen] == ["queued", "failed"]
+    assert seen[-1].error_kind == "not-found" and describe(seen[-1]) == why
+
+
+def test_follow_asks_again_when_the_record_is_gone(
+    redis_client: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 0.3)
+    pulls = Pulls(redis_client)
+    first = pulls.request("team/notebook:1", "test")
+    contract.seen(redis_client, "puller")
+    writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
+    seen: list[contract.PullState] = []
+    for state in pulls.follow(first, timeout=30):
+        seen.append(state)
+        if len(seen) == 1:
+            redis_client.delete(contract.state_key(first.image))  # lost, as by a restart
+        elif len(seen) == 2:
+            writer._state(state.image, state.entry, state="done", percent="100")
+        assert len(seen) < 5
+    assert [s.state for s in seen] == ["queued", "queued", "done"]
+    assert seen[0].job == first.job and seen[1].job != first.job
+    assert seen[2].job == seen[1].job
+    entries: Any = redis_client.xrange(contract.STREAM)
+    assert entries[-1][0] == seen[1].entry
+    assert entries[-1][1]["requested_by"] == "follower"
+
+
+def test_follow_says_so_when_no_puller_runs(
+    redis_client: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 0.2)
+    pulls = Pulls(redis_client)
+    requested = pulls.request("team/notebook:1", "test")
+    redis_client.zadd(contract.WORKERS, {"long-gone": time.time() - 3600})
+    began = time.monotonic()
+    seen: list[contract.PullState] = []
+    with pytest.raises(PullTimeout) as caught:
+        for state in pulls.follow(requested, timeout=3):
+            seen.append(state)
+    elapsed = time.monotonic() - began
+    message = str(caught.value)
+    assert "no image puller (pagletto) is running" in message
+    assert "team/notebook:1" in message and "start pagletto" in message
+    # Said after half the timeout, not at its end.
+    assert 1.4 <= elapsed < 2.8
+    assert [s.state for s in seen] == ["queued"]
+    # The job stays queued for when a worker starts.
+    assert redis_client.xlen(contract.STREAM) == 1
+    assert state_of(redis_client, "team/notebook:1").state == "queued"
+
+
+def test_follow_times_out_when_a_puller_runs_but_the_pull_stalls(
+    redis_client: redis_lib.Redis,
+) -> None:
+    pulls = Pulls(redis_client)
+    requested = pulls.request("team/notebook:1", "test")
+    contract.seen(redis_client, "busy-puller")
+    began = time.monotonic()
+    with pytest.raises(PullTimeout) as caught:
+        list(pulls.follow(requested, timeout=0.6))
+    assert 0.5 <= time.monotonic() - began < 3
+    message = str(caught.value)
+    assert "team/notebook:1 was not downloaded in time" in message
+    assert "no image puller" not in message
+
+
+def test_follow_never_waits_past_its_deadline(redis_client: redis_lib.Redis) -> None:
+    pulls = Pulls(redis_client)
+    requested = pulls.request("team/notebook:1", "test")
+    contract.seen(redis_client, "busy-puller")  # a worker: only the deadline ends the wait
+    timeout = 0.2
+    hung = False
+    for _ in range(5):
+        outcome: list[str] = []
+
+        def attempt(outcome: list[str]) -> None:
+            follower = pulls.follow(requested, timeout=timeout)
+            started = time.monotonic()
+            next(follower)  # the follower's clock starts at once, before it reads Redis
+            # Go on when about half a millisecond is left before its deadline.
+            target = started + timeout - 0.0005
+            while time.monotonic() < target:
+                pass
+            try:
+                next(follower)
+                outcome.append("yielded")
+            except PullTimeout:
+                outcome.append("timeout")
+            except StopIteration:
+                outcome.append("ended")
+
+        thread = threading.Thread(target=attempt, args=(outcome,), daemon=True)
+        thread.start()
+        thread.join(timeout=timeout + 2)
+        if thread.is_alive():
+            hung = True
+            # Release it: any event wakes the XREAD, and then its deadline has passed.
+            redis_client.xadd(contract.events_key(requested.image), {"state": "queued"})
+            thread.join(timeout=10)
+            break
+        assert outcome == ["timeout"]
+    assert not hung, "the follower waited past its deadline (XREAD BLOCK 0)"
+
+
+def test_describe_each_state() -> None:
+    image = "team/notebook:1"
+    state = contract.PullState
+    assert "Waiting for the image puller" in describe(state(image, state="queued"))
+    assert describe(state(image, state="pulling")) == f"Downloading {image}"
+    assert (
+        describe(state(image, state="pulling", done=2_500_000, total=10_000_000, percent=24.6))
+        == f"Downloading {image}: 2.5 MB of 10.0 MB (25 %)"
+    )
+    retrying = describe(state(image, state="retrying", error="connection refused"))
+    assert image in retrying and "connection refused" in retrying and "trying again" in retrying
+    assert describe(state(image, state="done")) == f"Downloaded {image}"
+    assert describe(state(image, state="failed", error="It failed.")) == "It failed."
+
+
+def test_pulls_states_of_several_images(redis_client: redis_lib.Redis) -> None:
+    pulls = Pulls(redis_client)
+    pulls.request("team/a", "test")
+    found = pulls.states(["team/a:latest", "team/b:latest"])
+    assert found["team/b:latest"] is None
+    a = found["team/a:latest"]
+    assert a is not None and a.state == "queued"
+    assert pulls.state("team/a") == a  # normalized on the way in
+
+
+# -- the admin image API on the local backend ----------------------------------------------
+
+
+def test_image_api_on_the_local_backend_is_a_conflict(client: Any, signing_key: Any) -> None:
+    listing = client.get("/api/v1/images", headers=admin(signing_key))
+    pulling = client.post(
+        "/api/v1/images/pulls", json={"images": ["team/notebook:1"]}, headers=admin(signing_key)
+    )
+    for response in (listing, pulling):
+        assert response.status_code == 409
+        assert response.mimetype == "application/problem+json"
+        body = response.json
+        assert body["code"] == "no-images" and body["status"] == 409
+        assert body["type"] == "urn:nextpyter:problem:no-images"
+        assert "'local' backend" in body["detail"]
+        assert "NEXTPYTER_BACKEND=docker" in body["detail"]
+    # Nothing was queued.
+    assert Pulls(sidecar_redis(client)).state("team/notebook:1") is None
+
+
+def sidecar_redis(client: Any) -> redis_lib.Redis:
+    found: redis_lib.Redis = client.application.extensions["nextpyter"].redis
+    return found
+
+
+def test_image_api_wants_an_admin(client: Any, signing_key: Any) -> None:
+    for method, path in (("get", "/api/v1/images"), ("post", "/api/v1/images/pulls")):
+        call = getattr(client, method)
+        anonymous = call(path, json={"images": ["team/notebook:1"]})
+        assert anonymous.status_code == 401
+        assert anonymous.mimetype == "application/problem+json"
+        assert anonymous.json["code"] == "auth-required"
+        forged = mint_forged_admin()
+        assert call(path, headers=forged).status_code == 401
+        narrow = call(path, headers=admin(signing_key, scopes=("sessions:read",)))
+        assert narrow.status_code == 403 and narrow.json["code"] == "scope-missing"
+
+
+def mint_forged_admin() -> dict[str, str]:
+    from sidecar import devstack
+    from sidecar.devkeys import mint_admin_token
+
+    token = mint_admin_token(
+        Ed25519PrivateKey.generate(),
+        issuer=devstack.ISSUER,
+        audience="nextpyter-sidecar",
+        scopes=["admin"],
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_admin_token_is_single_use_on_the_image_api(client: Any, signing_key: Any) -> None:
+    headers = admin(signing_key)
+    assert client.get("/api/v1/images", headers=headers).status_code == 409
+    assert client.get("/api/v1/images", headers=headers).status_code == 401
