@@ -274,3 +274,57 @@ def test_the_settings_the_app_sends_are_what_the_sidecar_parses(app: PhpApp) -> 
     defaults = dynconfig.parse(json.loads(app.sign()["config"]))
     assert list(defaults.profiles) == ["default"]
     assert defaults.default_image == ""
+
+
+IMAGE_SAMPLES = [
+    "torch:2.3",
+    "team/notebook",
+    "registry.example.com/team/scipy:2024.1",
+    "Registry.Example.com:5000/team/nb:V1_x",
+    "localhost/nb",
+    "localhost:5000/a/b/c:tag",
+    "host:5000/x",
+    "x@sha256:" + "a" * 64,
+    "x:t@sha256:" + "b" * 64,
+    "a__b/c-d.e",
+    "a" * 255,
+    "a" * 256,
+    "",
+    "UPPER/case:x",
+    "team/../notebook",
+    "a..b",
+    "team//notebook",
+    "notebook/",
+    "notebook:",
+    "x:1:2",
+    "x@sha256:short",
+    "x:tâg",
+    "x:" + "t" * 129,
+    "-x",
+    "x y",
+    "x\n",
+]
+
+
+def test_the_app_and_the_sidecar_agree_on_image_references() -> None:
+    """The admin page's check (PHP) and the sidecar's (the pull queue's contract) take the
+    same references, so a list the page accepts is one the sidecar takes."""
+    from pagletto.contract import is_image
+
+    php = require("php")
+    validator = SIGN.parent.parent.parent / "lib" / "Config" / "SettingsValidator.php"
+    script = (
+        "$p = (new ReflectionClassConstant('OCA\\\\NextPyter\\\\Config\\\\SettingsValidator', "
+        "'IMAGE_PATTERN'))->getValue(); foreach (json_decode(stream_get_contents(STDIN)) as $i) "
+        "{ echo preg_match($p, $i) === 1 ? '1' : '0'; }"
+    )
+    run = subprocess.run(
+        [php, "-r", f"require '{validator}'; {script}"],
+        input=json.dumps(IMAGE_SAMPLES),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    php_says = [c == "1" for c in run.stdout.strip()]
+    assert php_says == [is_image(i) for i in IMAGE_SAMPLES]
+    assert sum(php_says) == 11  # the first eleven are references, the rest are not

@@ -17,7 +17,8 @@ use OCA\NextPyter\Refusal;
  */
 final class SettingsValidator {
 	public const MEMORY_PATTERN = '/\A[1-9][0-9]{0,5}[kmgt]\z/i';
-	public const IMAGE_PATTERN = '/\A[a-z0-9][a-z0-9._\/:@-]{0,254}\z/';
+	// Docker's image reference grammar, as the sidecar's (pagletto/contract.py) has it.
+	public const IMAGE_PATTERN = '/\A(?=.{1,255}\z)(?:(?:localhost(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?::[0-9]{1,5}))\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?\z/';
 	public const PROFILE_PATTERN = '/\A[a-z0-9][a-z0-9_-]{0,31}\z/';
 	public const MAX_SECONDS = 365 * 86400;
 	private const MAX_PROFILES = 32;
