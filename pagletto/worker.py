@@ -31,6 +31,8 @@ import docker
 import redis
 import requests
 
+from sidecar.runtime import BackendError
+
 from . import contract
 from .config import PullSettings
 
@@ -289,6 +291,12 @@ class Worker:
                 log.warning("Redis: %s; trying again in %.0f s", error, pause)
                 stop.wait(pause)
                 pause = min(pause * 2, 10.0)
+            except Exception:
+                # A job that breaks the worker stays unacknowledged: it is taken over after
+                # NEXTPYTER_PULL_CLAIM_IDLE, counted, and dead-lettered past the maximum.
+                log.exception("a pull job failed unexpectedly; going on with the next")
+                stop.wait(pause)
+                pause = min(pause * 2, 10.0)
         log.info("pagletto worker %s stopped", self.name)
 
     def step(self, block: float = 0.0) -> bool:
@@ -472,6 +480,9 @@ class Worker:
             self.engine.images.get(job.image)  # on the engine now, or the pull did not work
         except docker.errors.APIError as error:
             raise classify(job.image, str(error.explanation or error), error.status_code) from None
+        except BackendError as error:  # the engine answered, but cannot serve (too old)
+            self._engine = None
+            raise PullError("engine", str(error), transient=False) from None
         except (requests.RequestException, docker.errors.DockerException) as error:
             self._engine = None  # connect again next time
             raise PullError(

@@ -256,9 +256,6 @@ class Launcher:
             for state in self.pulls.follow(requested, self.pull_timeout):
                 if state.state == contract.FAILED:
                     raise BackendError(state.error or f"The pull of {image} failed.")
-                if state.state == contract.DONE:
-                    return
-                percent = 5 + round(0.55 * state.percent)
                 pull = {
                     "job": state.job,
                     "state": state.state,
@@ -267,6 +264,11 @@ class Launcher:
                     "total": state.total,
                     "image": state.image,
                 }
+                if state.state == contract.DONE:
+                    message = describe(state)
+                    self.events.publish(launch.id, "pulling", message, percent=60, pull=pull)
+                    return
+                percent = 5 + round(0.55 * state.percent)
                 self.events.publish(
                     launch.id, "pulling", describe(state), percent=percent, pull=pull
                 )

@@ -214,10 +214,14 @@ def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
     downloading = [p for p in pulls if p["state"] == "pulling" and p["done"] > 0]
     assert len(downloading) >= 3, pulls  # byte-level steps, not a jump
     assert all(p["total"] >= 32_000_000 for p in downloading)  # the layer's real size
-    assert "MB of" in pulling[-1]["message"] or "Downloading" in pulling[-1]["message"]
+    assert any(
+        f"Downloading {image}: " in e["message"] and " MB of " in e["message"] for e in pulling
+    )
     for key in ("percent", "done"):
         series = [p[key] for p in pulls]
         assert series == sorted(series), (key, series)
+    assert pulls[-1]["state"] == "done" and pulls[-1]["percent"] == 100  # to 100 %
+    assert pulling[-1]["message"] == f"Downloaded {image}"
     launch_percent = [int(e["percent"]) for e in events if "percent" in e]
     assert launch_percent == sorted(launch_percent) and launch_percent[-1] == 100
     # The pull reached 100 % (done), and the notebook answers through the gateway.
