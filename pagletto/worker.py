@@ -381,14 +381,7 @@ class Worker:
             if error.transient:
                 # Left pending, unacknowledged: taken over after claim_idle, by any worker.
                 log.warning("pull of %s failed, will be tried again: %s", job.image, error)
-                self._state(
-                    job.image,
-                    entry,
-                    state=contract.RETRYING,
-                    error=str(error),
-                    error_kind=error.kind,
-                    updated=time.time(),
-                )
+                self._retrying(job.image, entry, error)
             else:
                 log.warning("pull of %s failed: %s", job.image, error)
                 self._give_up(entry, fields, job, error.kind, str(error), deliveries)
@@ -404,18 +397,16 @@ class Worker:
             now = time.time()
             try:
                 with self.redis.pipeline() as pipe:
-                    self._set_state(
-                        keys=[contract.state_key(job.image), contract.events_key(job.image)],
-                        args=_args(
-                            entry,
-                            state=contract.DONE,
-                            percent="100",
-                            finished_at=now,
-                            updated=now,
-                            error="",
-                            error_kind="",
-                        ),
+                    self._state(
+                        job.image,
+                        entry,
                         client=pipe,
+                        state=contract.DONE,
+                        percent="100",
+                        finished_at=now,
+                        updated=now,
+                        error="",
+                        error_kind="",
                     )
                     pipe.xack(contract.STREAM, contract.GROUP, entry)
                     pipe.xdel(contract.STREAM, entry)
@@ -439,14 +430,7 @@ class Worker:
                     raise
                 pause = min(wait, self.settings.backoff_max) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
                 log.warning("pull of %s: %s; again in %.1f s", job.image, error, pause)
-                self._state(
-                    job.image,
-                    entry,
-                    state=contract.RETRYING,
-                    error=str(error),
-                    error_kind=error.kind,
-                    updated=time.time(),
-                )
+                self._retrying(job.image, entry, error)
                 if lost.wait(pause):
                     raise Lost() from None
                 wait *= 2
@@ -536,10 +520,22 @@ class Worker:
             thread.join()
 
     # -- state -------------------------------------------------------------------------
-    def _state(self, image: str, entry: str, **fields: Any) -> None:
+    def _state(self, image: str, entry: str, client: Any = None, **fields: Any) -> None:
+        """Write the image's state while it is ``entry``'s (``client``: a pipeline)."""
         self._set_state(
             keys=[contract.state_key(image), contract.events_key(image)],
             args=_args(entry, **fields),
+            client=client,
+        )
+
+    def _retrying(self, image: str, entry: str, error: PullError) -> None:
+        self._state(
+            image,
+            entry,
+            state=contract.RETRYING,
+            error=str(error),
+            error_kind=error.kind,
+            updated=time.time(),
         )
 
     def _give_up(
@@ -564,17 +560,15 @@ class Worker:
         with self.redis.pipeline() as pipe:
             pipe.xadd(contract.DEAD_STREAM, dead, maxlen=contract.DEAD_MAXLEN, approximate=True)
             if job is not None:
-                self._set_state(
-                    keys=[contract.state_key(job.image), contract.events_key(job.image)],
-                    args=_args(
-                        entry,
-                        state=contract.FAILED,
-                        error=message,
-                        error_kind=kind,
-                        finished_at=now,
-                        updated=now,
-                    ),
+                self._state(
+                    job.image,
+                    entry,
                     client=pipe,
+                    state=contract.FAILED,
+                    error=message,
+                    error_kind=kind,
+                    finished_at=now,
+                    updated=now,
                 )
             pipe.xack(contract.STREAM, contract.GROUP, entry)
             pipe.xdel(contract.STREAM, entry)

@@ -556,12 +556,16 @@ def _registry_binary() -> str:
 
 
 def start_registry(
-    workdir: Path, host: str, storage: Path, htpasswd: Path | None = None
+    workdir: Path,
+    host: str,
+    storage: Path,
+    htpasswd: Path | None = None,
+    port: int | None = None,
 ) -> Registry:
     """A registry on ``host`` (plain HTTP), storing in ``storage``; with ``htpasswd`` it
     wants basic-auth credentials. Its access log counts the requests it answered."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = devstack.free_port()
+    port = port or devstack.free_port()
     config: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "warn", "formatter": "text", "accesslog": {"disabled": False}},

@@ -368,6 +368,44 @@ def test_bad_jobs_reach_the_dead_letter_stream_and_the_user_sees_why(
     assert state(rclient, missing).error_kind == "not-found"  # type: ignore[union-attr]
 
 
+def test_a_registry_that_comes_back_is_tried_again_with_backoff(
+    workdir: Path,
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    """A registry that is down for a moment (a restart): the worker tries again, waiting
+    longer each time, and the pull completes within the same delivery."""
+    engine, base = docker_engine
+    pushed = new_image(engine_client, registry, base, megabytes=4)
+    port = devstack.free_port()  # where the registry will be, once it is back
+    image = pushed.replace(registry.address, f"{engine.netns.host_ip}:{port}")
+    workers(
+        "patient",
+        NEXTPYTER_PULL_RETRIES="6",
+        NEXTPYTER_PULL_BACKOFF="0.5",
+        NEXTPYTER_PULL_CLAIM_IDLE="60",
+    )
+    contract.request_pull(rclient, image, "test")
+    retrying = wait_until(
+        lambda: (s := state(rclient, image)) and s.state == "retrying" and s, timeout=30
+    )
+    assert "connection refused" in retrying.error and retrying.error_kind == "registry"
+    back = devdocker.start_registry(
+        workdir / "registry-back", engine.netns.host_ip, devdocker.CACHE / "registry", port=port
+    )
+    try:
+        done = final_state(rclient, image, timeout=60)
+    finally:
+        back.stop()
+    assert done.state == "done", done
+    assert done.attempt == 1 and done.error == ""  # the same delivery, no takeover
+    assert rclient.xlen(contract.DEAD_STREAM) == 0
+    engine_client.images.get(image)
+
+
 def test_a_job_survives_a_redis_restart(
     workdir: Path,
     registry: devdocker.Registry,
