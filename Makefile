@@ -80,11 +80,12 @@ demo-docker: deps-run venv
 	$(call apt_ensure,dockerd:docker.io debootstrap:debootstrap)
 	NEXTPYTER_DEMO_BACKEND=docker $(BIN)/python -m sidecar.demo
 
-# BENCH_ARGS=--quick for a smoke run of both.
+# BENCH_ARGS=--quick for a smoke run of each.
 bench: deps-run venv
-	$(call apt_ensure,wrk:wrk dockerd:docker.io debootstrap:debootstrap)
+	$(call apt_ensure,wrk:wrk dockerd:docker.io debootstrap:debootstrap docker-registry:docker-registry)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_docker.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_pull.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

@@ -768,6 +768,14 @@ def compare_rates(measured: dict[str, Any], floor: dict[str, Any]) -> dict[str, 
 
 
 # -- the report --------------------------------------------------------------------------------
+def save_results(output: Path, result: dict[str, Any], text: str) -> None:
+    """Write a benchmark's results (JSON) and print its table."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(text)
+    print(f"\n(results in {output}; took {result['elapsed_s']:.0f} s)")
+
+
 def _stats_row(label: str, stats: dict[str, Any]) -> str:
     figures = (stats[k] for k in ("median_ms", "p95_ms", "min_ms", "max_ms"))
     return f"  {label:<46}" + "".join(f"{value:>7.0f} ms" for value in figures)
@@ -938,10 +946,7 @@ def main(argv: list[str] | None = None) -> int:
         "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "elapsed_s": round(time.monotonic() - began, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(report(result))
-    print(f"\n(results in {args.output}; took {result['elapsed_s']:.0f} s)")
+    save_results(args.output, result, report(result))
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -51,6 +50,7 @@ from bench import (
     Log,
     _stats_row,
     launch_figures,
+    save_results,
     summarize,
     versions,
 )
@@ -405,10 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         "concurrency": concurrency,
         "elapsed_s": round(time.monotonic() - began, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(report(result))
-    print(f"\n(results in {args.output}; took {result['elapsed_s']:.0f} s)")
+    save_results(args.output, result, report(result))
     return 0 if concurrency["failures"] == 0 else 1
 
 

@@ -496,11 +496,12 @@ class Worker:
     def _holding(self, entry: str) -> Iterator[threading.Event]:
         """Touch the entry while the block runs; the event is set if it was taken over."""
         done, lost = threading.Event(), threading.Event()
-        every = max(0.1, self.settings.claim_idle / 3)
+        every = max(0.1, min(self.settings.claim_idle / 3, 10.0))
 
         def touch() -> None:
             while not done.wait(every):
                 try:
+                    contract.seen(self.redis, self.name)  # busy, not gone
                     still: Any = self._touch(
                         keys=[contract.STREAM], args=[contract.GROUP, entry, self.name]
                     )
