@@ -49,7 +49,11 @@ FAST = {  # workers that take over and give up quickly
 def engine_client(docker_engine: tuple[Any, str]) -> Iterator[docker.DockerClient]:
     client = docker_engine[0].client()
     yield client
-    # What the tests pulled (from this run's registry, or a killed run's).
+    # What the tests pulled (from this run's registry, or a killed run's), and any server
+    # still running one.
+    for container in client.containers.list(all=True):
+        if f"/{TEST_REPOSITORY}/" in container.attrs["Config"]["Image"]:
+            container.remove(force=True)
     for image in client.images.list():
         if any(f"/{TEST_REPOSITORY}/" in tag for tag in image.tags):
             client.images.remove(image.id, force=True)
@@ -589,3 +593,50 @@ def test_a_full_disk_is_a_clear_failure(
     dead: Any = rclient.xrange(contract.DEAD_STREAM)
     assert [fields["error_kind"] for _, fields in dead] == ["disk-full"]
     assert dead[0][1]["deliveries"] == "1"
+
+
+def test_the_progress_page_shows_the_download_in_chromium(
+    pstack: Stack,
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+    tmp_path: Path,
+) -> None:
+    """What a person sees: Nextcloud's form POST, then the progress page counting the
+    image's megabytes with a bar that only grows, then JupyterLab."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    from .test_browser import chromium, open_in_jupyter_from_nextcloud, origin_of
+
+    engine, base = docker_engine
+    image = new_image(engine_client, registry, base, megabytes=24)
+    allow(rclient, image)
+    workers("shown")
+    make_user(pstack, "bruno")
+    origin = origin_of(pstack)
+    shown: list[tuple[str, int]] = []
+    with devdocker.throttled(engine.netns, "16mbit"), chromium(tmp_path / "profile") as context:
+        page = context.pages[0] if context.pages else context.new_page()
+        open_in_jupyter_from_nextcloud(page, f"{origin}/api/v1/launch", pstack.token("bruno"))
+        page.get_by_role("button", name="Open in Jupyter").click()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "/user/bruno/lab" not in page.url:
+            try:
+                text, width = page.evaluate(
+                    "() => [document.getElementById('message').textContent,"
+                    " document.getElementById('bar').style.width]"
+                )
+            except PlaywrightError:  # the page is moving on to JupyterLab
+                continue
+            if not shown or shown[-1] != (text, int(float(width.rstrip("%") or 0))):
+                shown.append((text, int(float(width.rstrip("%") or 0))))
+            time.sleep(0.1)
+        page.wait_for_url(f"{origin}/user/bruno/lab", timeout=120_000)
+    pstack.stop_all()
+    downloads = [text for text, _ in shown if text.startswith(f"Downloading {image}: ")]
+    assert len(downloads) >= 3, shown  # megabytes counted up, not a jump
+    assert all(" MB of " in text and text.endswith(" %)…") for text in downloads), downloads
+    widths = [width for _, width in shown]
+    assert widths == sorted(widths) and widths[-1] >= 80, shown
