@@ -11,10 +11,13 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 from typing import Any
+
+import redis
 
 from sidecar.store import connect
 
@@ -41,6 +44,22 @@ def _status(client: Any) -> dict[str, Any]:
     }
 
 
+def _inspect(client: Any, args: argparse.Namespace) -> None:
+    if args.command == "status":
+        print(json.dumps(_status(client), indent=2))
+        return
+    if not re.fullmatch(r"[0-9]{1,20}-[0-9]{1,20}", args.entry):
+        sys.exit(f"pagletto: {args.entry[:40]!r} is not an entry id (like 1700000000000-0)")
+    found: Any = client.xrange(contract.DEAD_STREAM, args.entry, args.entry)
+    if not found:
+        sys.exit(f"pagletto: no dead letter {args.entry!r}; see `pagletto status`")
+    try:
+        requested = contract.request_pull(client, found[0][1].get("image", ""), "requeue")
+    except contract.InvalidImage as error:
+        sys.exit(f"pagletto: that job names no image to pull ({error})")
+    print(json.dumps({"image": requested.image, "job": requested.job}))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pagletto", description="NextPyter's image puller")
     sub = parser.add_subparsers(dest="command")
@@ -49,27 +68,20 @@ def main(argv: list[str] | None = None) -> None:
     requeue = sub.add_parser("requeue", help="queue a dead-lettered job's image again")
     requeue.add_argument("entry", help="the dead letter's entry id (see `pagletto status`)")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("NEXTPYTER_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = os.environ.get("NEXTPYTER_LOG_LEVEL", "INFO").upper()
+    if not isinstance(logging.getLevelName(level), int):
+        sys.exit("pagletto: NEXTPYTER_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
     except ConfigError as error:
         sys.exit(f"pagletto: {error}")
     client = connect(settings.redis_url)
-    if args.command == "status":
-        print(json.dumps(_status(client), indent=2))
-        return
-    if args.command == "requeue":
-        found: Any = client.xrange(contract.DEAD_STREAM, args.entry, args.entry)
-        if not found:
-            sys.exit(f"pagletto: no dead letter {args.entry!r}; see `pagletto status`")
+    if args.command in ("status", "requeue"):
         try:
-            requested = contract.request_pull(client, found[0][1].get("image", ""), "requeue")
-        except contract.InvalidImage as error:
-            sys.exit(f"pagletto: that job names no image to pull ({error})")
-        print(json.dumps({"image": requested.image, "job": requested.job}))
+            _inspect(client, args)
+        except redis.RedisError as error:  # not the URL: it may hold a password
+            sys.exit(f"pagletto: Redis (NEXTPYTER_REDIS_URL) failed: {error}")
         return
 
     from sidecar.runtime.docker_backend import connect_engine

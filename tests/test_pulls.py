@@ -1074,3 +1074,60 @@ def test_an_admin_token_is_single_use_on_the_image_api(client: Any, signing_key:
     headers = admin(signing_key)
     assert client.get("/api/v1/images", headers=headers).status_code == 409
     assert client.get("/api/v1/images", headers=headers).status_code == 401
+
+
+# -- the pagletto command ----------------------------------------------------------------
+
+
+def _pagletto(redis_url: str, *args: str) -> Any:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTPYTER_", "DOCKER_"))}
+    env["NEXTPYTER_REDIS_URL"] = redis_url
+    return subprocess.run(
+        [sys.executable, "-m", "pagletto", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_pagletto_status_and_requeue(redis_service: Any, redis_client: redis_lib.Redis) -> None:
+    contract.request_pull(redis_client, "team/queued:1", "test")
+    contract.seen(redis_client, "worker-a")
+    dead_id = redis_client.xadd(
+        contract.DEAD_STREAM,
+        {"job": uuid.uuid4().hex, "image": "team/dead:2", "error": "gone", "error_kind": "x"},
+    )
+    status = _pagletto(redis_service.address, "status")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["queued"] == 1 and report["pending"] == 0
+    assert [w["name"] for w in report["workers"]] == ["worker-a"]
+    assert [(d["entry"], d["image"]) for d in report["dead"]] == [(dead_id, "team/dead:2")]
+    # A dead letter's image goes back on the queue; an unknown entry is a clear refusal.
+    again = _pagletto(redis_service.address, "requeue", dead_id)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["image"] == "team/dead:2"
+    state = contract.read_state(redis_client, "team/dead:2")
+    assert state is not None and state.state == contract.QUEUED
+    assert redis_client.xlen(contract.STREAM) == 2
+    unknown = _pagletto(redis_service.address, "requeue", "1-1")
+    assert unknown.returncode != 0 and "no dead letter '1-1'" in unknown.stderr
+    garbage = _pagletto(redis_service.address, "requeue", "../x")
+    assert garbage.returncode != 0 and "is not an entry id" in garbage.stderr
+    assert redis_client.xlen(contract.STREAM) == 2
+    assert "Traceback" not in unknown.stderr + garbage.stderr
+
+
+def test_pagletto_refuses_bad_settings_with_the_variable_named(redis_service: Any) -> None:
+    bad = _pagletto("ftp://nowhere", "status")
+    assert bad.returncode != 0
+    assert "NEXTPYTER_REDIS_URL must start with redis://" in bad.stderr
+    away = _pagletto("redis://:hunter2@127.0.0.1:1/0", "status")
+    assert away.returncode != 0 and "Redis (NEXTPYTER_REDIS_URL) failed" in away.stderr
+    assert "hunter2" not in away.stderr
+    assert "Traceback" not in bad.stderr + away.stderr
