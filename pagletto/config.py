@@ -7,7 +7,7 @@ import json
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ class PullSettings:
     retries: int  # tries again after a transient registry error, within one delivery
     backoff: float  # the first wait before trying again (doubled each time)
     backoff_max: float
-    auth: dict[str, Any]  # registry credentials, as Docker's config.json holds them
-    auth_file: str
+    # Registry credentials, as Docker's config.json holds them (never in a repr or a log).
+    auth: dict[str, Any] = field(repr=False)
+    auth_file: str = ""
 
 
 def _auth(env: Mapping[str, str]) -> tuple[dict[str, Any], str]:

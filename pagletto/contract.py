@@ -92,8 +92,9 @@ def is_image(image: object) -> bool:
 
 
 def normalize_image(image: str) -> str:
-    """The reference under which an image is queued and recorded: with its tag (``latest``
-    when it names neither tag nor digest), so that ``x`` and ``x:latest`` are one pull."""
+    """The reference under which an image is queued, recorded and run: with its tag
+    (``latest`` when it names neither tag nor digest), so that ``x`` and ``x:latest`` are one
+    pull; by digest alone when it has one (``x:1@sha256:…`` is ``x@sha256:…``)."""
     if not is_image(image):
         if isinstance(image, str) and "@" in image and is_image(image.partition("@")[0]):
             raise InvalidImage(f"{image[:80]!r} has a malformed digest (expected sha256:<64 hex>)")
@@ -103,7 +104,9 @@ def normalize_image(image: str) -> str:
         )
     match = IMAGE_RE.fullmatch(image)
     assert match is not None
-    if match["tag"] is None and match["digest"] is None:
+    if match["digest"] is not None:  # the engine pulls by digest; a tag beside it is moot
+        return f"{match['name']}@{match['digest']}"
+    if match["tag"] is None:
         return f"{image}:latest"
     return image
 
@@ -230,9 +233,13 @@ def ensure_group(client: redis.Redis) -> None:
 
 # Queue a pull of an image unless one is active; atomic, so that any number of
 # launches on any number of replicas make one job. An active state whose stream entry
-# is gone (trimmed or deleted by hand) no longer counts.
+# is gone (trimmed or deleted by hand) no longer counts. With ARGV[7] = 1 (a follower
+# whose job seems lost) a pull that has ended is not queued again.
 _REQUEST = """
 local state = redis.call('HGET', KEYS[1], 'state')
+if ARGV[7] == '1' and (state == 'done' or state == 'failed') then
+  return {0, redis.call('HGET', KEYS[1], 'job'), redis.call('HGET', KEYS[1], 'entry')}
+end
 if state == 'queued' or state == 'pulling' or state == 'retrying' then
   local entry = redis.call('HGET', KEYS[1], 'entry')
   if entry and #redis.call('XRANGE', KEYS[2], entry, entry) > 0 then
@@ -260,8 +267,11 @@ class Requested:
     queued: bool  # False: joined a pull already queued or under way
 
 
-def request_pull(client: redis.Redis, image: str, requested_by: str) -> Requested:
-    """Queue a pull of ``image`` (normalized here), or join the one that is active."""
+def request_pull(
+    client: redis.Redis, image: str, requested_by: str, only_if_lost: bool = False
+) -> Requested:
+    """Queue a pull of ``image`` (normalized here), or join the one that is active.
+    ``only_if_lost``: queue one only if the image's job is gone, not if it has ended."""
     image = normalize_image(image)
     ensure_group(client)
     reply: Any = client.eval(
@@ -276,6 +286,7 @@ def request_pull(client: redis.Redis, image: str, requested_by: str) -> Requeste
         requested_by[:100],
         STATE_TTL,
         EVENTS_MAXLEN,
+        "1" if only_if_lost else "0",
     )
     queued, job, entry = reply
     return Requested(image=image, job=str(job), entry=str(entry), queued=bool(int(queued)))

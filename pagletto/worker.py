@@ -52,21 +52,54 @@ end
 return 0
 """
 
-# Write an image's state, but only while it is this entry's (a newer job may have
-# replaced a state whose entry was lost), and tell the followers.
-_SET_STATE = """
-if redis.call('HGET', KEYS[1], 'entry') ~= ARGV[1] then
+# Whether ARGV[2] (an entry) is pending on ARGV[3] (this worker) in group ARGV[1]; an
+# empty worker means "whoever": the pull is done, and saying so is true from any worker.
+_OWNS = """
+local function owns(stream, group, entry, worker)
+  if worker == '' then return true end
+  local pending = redis.call('XPENDING', stream, group, entry, entry, 1)
+  return #pending == 1 and pending[1][2] == worker
+end
+"""
+
+# Write an image's state while it is this entry's (a newer job may have replaced a state
+# whose entry was lost) and the entry is this worker's (one that stalled and was taken
+# over writes nothing), and tell the followers.
+# KEYS: state, events, stream; ARGV: group, entry, worker, events maxlen, ttl, fields...
+_SET_STATE = (
+    _OWNS
+    + """
+if redis.call('HGET', KEYS[1], 'entry') ~= ARGV[2]
+    or not owns(KEYS[3], ARGV[1], ARGV[2], ARGV[3]) then
   return 0
 end
-for i = 4, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'state',
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'state',
   redis.call('HGET', KEYS[1], 'state'), 'percent', redis.call('HGET', KEYS[1], 'percent'))
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 """
+)
+
+# Move an entry to the dead letters, if it is still this worker's.
+# KEYS: stream, dead stream; ARGV: group, entry, worker, dead maxlen, fields...
+_GIVE_UP = (
+    _OWNS
+    + """
+if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then
+  return 0
+end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"""
+)
 
 
 class PullError(Exception):
@@ -270,6 +303,8 @@ class Worker:
         self.name = settings.worker
         self._touch = client.register_script(_TOUCH)
         self._set_state = client.register_script(_SET_STATE)
+        self._dead_letter = client.register_script(_GIVE_UP)
+        self._claim_from = "0-0"  # where the next look for stalled entries starts
         self._auth = docker.auth.load_config(config_dict=settings.auth) if settings.auth else {}
 
     @property
@@ -309,9 +344,12 @@ class Worker:
             contract.GROUP,
             self.name,
             min_idle_time=int(self.settings.claim_idle * 1000),
-            start_id="0-0",
+            start_id=self._claim_from,
             count=1,
         )
+        # Redis looks at ten pending entries a call: go on from where it stopped, so that
+        # a stalled entry behind ten live pulls is found too (0-0: the list is done).
+        self._claim_from = str(reply[0]) if reply else "0-0"
         claimed = reply[1] if reply else []
         if claimed:
             entry, fields = claimed[0]
@@ -401,6 +439,7 @@ class Worker:
                         job.image,
                         entry,
                         client=pipe,
+                        owner=False,  # the image is on the engine, whoever pulled it
                         state=contract.DONE,
                         percent="100",
                         finished_at=now,
@@ -438,15 +477,12 @@ class Worker:
 
     def _pull(self, job: contract.Job, entry: str, lost: threading.Event) -> None:
         repository, tag = contract.split_image(job.image)
+        credentials = self._credentials(job.image)
         progress = Progress()
         last = 0.0
         try:
             stream = self.engine.api.pull(
-                repository,
-                tag=tag,
-                stream=True,
-                decode=True,
-                auth_config=self._credentials(job.image),
+                repository, tag=tag, stream=True, decode=True, auth_config=credentials
             )
             try:
                 for message in stream:
@@ -461,7 +497,8 @@ class Worker:
             finally:
                 with contextlib.suppress(Exception):
                     stream.close()
-            self.engine.images.get(job.image)  # on the engine now, or the pull did not work
+            # On the engine now, or the pull did not work (a digest is looked up as such).
+            self.engine.images.get(f"{repository}{'@' if ':' in tag else ':'}{tag}")
         except docker.errors.APIError as error:
             raise classify(job.image, str(error.explanation or error), error.status_code) from None
         except BackendError as error:  # the engine answered, but cannot serve (too old)
@@ -471,8 +508,9 @@ class Worker:
             self._engine = None  # connect again next time
             raise PullError(
                 "engine",
-                f"NextPyter's Docker engine could not be reached while pulling {job.image}: "
-                f"{type(error).__name__}",
+                f"NextPyter's Docker engine could not be reached while pulling {job.image} "
+                f"({type(error).__name__}). Try again in a few minutes; if it keeps happening, "
+                "ask your administrator to check the engine (DOCKER_HOST) and pagletto's log.",
                 transient=True,
             ) from None
         self._progress(job.image, entry, progress)
@@ -480,7 +518,8 @@ class Worker:
     def _progress(self, image: str, entry: str, progress: Progress) -> None:
         """Publish how far the pull is; Redis away for a moment does not stop the pull."""
         try:
-            self._state(image, entry, updated=time.time(), **progress.fields())
+            fields: dict[str, Any] = progress.fields()
+            self._state(image, entry, updated=time.time(), **fields)
         except redis.RedisError as error:
             log.warning("could not publish the progress of %s: %s", image, error)
 
@@ -489,7 +528,17 @@ class Worker:
         this machine's own) when there are none."""
         if not self._auth:
             return {}
-        found = docker.auth.resolve_authconfig(self._auth, registry=_registry(image))
+        registry = _registry(image)
+        try:
+            found = docker.auth.resolve_authconfig(self._auth, registry=registry)
+        except docker.errors.DockerException as error:  # a credential helper failed
+            raise PullError(
+                "unauthorized",
+                f"pagletto could not get the credentials for {registry} that "
+                f"NEXTPYTER_REGISTRY_AUTH names ({type(error).__name__}: its credential "
+                "helper failed). Ask your administrator to check that file and its helper.",
+                transient=False,
+            ) from None
         return dict(found) if found else {}
 
     @contextlib.contextmanager
@@ -521,11 +570,21 @@ class Worker:
             thread.join()
 
     # -- state -------------------------------------------------------------------------
-    def _state(self, image: str, entry: str, client: Any = None, **fields: Any) -> None:
-        """Write the image's state while it is ``entry``'s (``client``: a pipeline)."""
+    def _state(
+        self, image: str, entry: str, client: Any = None, owner: bool = True, **fields: Any
+    ) -> None:
+        """Write the image's state while it is ``entry``'s and ``entry`` is this worker's
+        (``owner=False``: whoever's; ``client``: a pipeline)."""
         self._set_state(
-            keys=[contract.state_key(image), contract.events_key(image)],
-            args=_args(entry, **fields),
+            keys=[contract.state_key(image), contract.events_key(image), contract.STREAM],
+            args=[
+                contract.GROUP,
+                entry,
+                self.name if owner else "",
+                contract.EVENTS_MAXLEN,
+                contract.STATE_TTL,
+                *_fields(**fields),
+            ],
             client=client,
         )
 
@@ -558,8 +617,9 @@ class Worker:
             "failed_at": f"{now:.3f}",
             "worker": self.name,
         }
+        # Both check, at the same moment (one transaction), that the entry is still ours:
+        # a worker whose job was taken over gives up nothing.
         with self.redis.pipeline() as pipe:
-            pipe.xadd(contract.DEAD_STREAM, dead, maxlen=contract.DEAD_MAXLEN, approximate=True)
             if job is not None:
                 self._state(
                     job.image,
@@ -571,13 +631,22 @@ class Worker:
                     finished_at=now,
                     updated=now,
                 )
-            pipe.xack(contract.STREAM, contract.GROUP, entry)
-            pipe.xdel(contract.STREAM, entry)
+            self._dead_letter(
+                keys=[contract.STREAM, contract.DEAD_STREAM],
+                args=[
+                    contract.GROUP,
+                    entry,
+                    self.name,
+                    contract.DEAD_MAXLEN,
+                    *(str(item) for pair in dead.items() for item in pair),
+                ],
+                client=pipe,
+            )
             pipe.execute()
 
 
-def _args(entry: str, **fields: Any) -> list[Any]:
-    args: list[Any] = [entry, contract.EVENTS_MAXLEN, contract.STATE_TTL]
+def _fields(**fields: Any) -> list[str]:
+    flat: list[str] = []
     for name, value in fields.items():
-        args += [name, f"{value:.3f}" if isinstance(value, float) else str(value)]
-    return args
+        flat += [name, f"{value:.3f}" if isinstance(value, float) else str(value)]
+    return flat

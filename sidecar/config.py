@@ -202,7 +202,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cookie_secure=_bool(env, "COOKIE_SECURE", True),
         session_max_age=_int(env, "SESSION_MAX_AGE", 12 * 3600, 60, 30 * 24 * 3600),
         start_timeout=float(_int(env, "START_TIMEOUT", 60, 5, 3600)),
-        progress_timeout=float(_int(env, "PROGRESS_TIMEOUT", 300, 10, 3600)),
+        # At least a minute: a launch says how it goes at least every 30 s.
+        progress_timeout=float(_int(env, "PROGRESS_TIMEOUT", 300, 60, 3600)),
         pull_timeout=float(_int(env, "PULL_TIMEOUT", 1800, 10, 86400)),
         jwks_refresh_interval=float(_int(env, "JWKS_REFRESH_INTERVAL", 300, 10, 86400)),
         cull_interval=float(_int(env, "CULL_INTERVAL", 60, 0, 3600)),

@@ -8,6 +8,7 @@ environment's settings apply (``NEXTPYTER_PROFILES``, no idle culling).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from .config import SIZE_RE as MEMORY_RE
 from .problems import Problem
 from .store import KEY_PREFIX
 
+log = logging.getLogger(__name__)
 CONFIG_KEY = KEY_PREFIX + "config"
 
 
@@ -103,6 +105,7 @@ def parse(body: object) -> RuntimeConfig:
 class ConfigStore:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
+        self._warned: str | None = None
         self.fallback = RuntimeConfig(
             profiles={name: Profile() for name in settings.profiles},
             default_profile=settings.profiles[0],
@@ -112,10 +115,38 @@ class ConfigStore:
         raw = self.client.get(CONFIG_KEY)
         if not raw:
             return self.fallback
+        body: Any = None
         try:
-            return parse(json.loads(str(raw)))
-        except (ValueError, Problem):
-            return self.fallback  # never stored unvalidated; a hand-edited key falls back
+            body = json.loads(str(raw))
+            return parse(body)
+        except (ValueError, Problem) as error:
+            # Never stored unvalidated: edited by hand, or saved by an older version with
+            # looser rules (image references). Keep what is still valid, and say so once.
+            return self._salvage(str(raw), body if isinstance(body, dict) else None, error)
+
+    def _salvage(self, raw: str, body: dict[str, Any] | None, error: Exception) -> RuntimeConfig:
+        kept = self.fallback
+        if body is not None:
+            listed = body.get("allowed_images")
+            images = [i for i in listed if is_image(i)] if isinstance(listed, list) else []
+            default = body.get("default_image")
+            default = default if isinstance(default, str) and default in images else ""
+            try:
+                kept = parse({**body, "allowed_images": images, "default_image": default})
+            except (ValueError, Problem):
+                kept = self.fallback
+        if self._warned != raw:
+            self._warned = raw
+            log.warning(
+                "the run-time settings in Redis (%s) are not valid (%s); using %s until an "
+                "administrator saves them again from Nextcloud's admin settings",
+                CONFIG_KEY,
+                getattr(error, "detail", error),
+                "them without the images that are not valid"
+                if kept is not self.fallback
+                else "the defaults",
+            )
+        return kept
 
     def put(self, config: RuntimeConfig) -> None:
         self.client.set(CONFIG_KEY, json.dumps(config.to_dict()))

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from .slugs import slug_for
 from .store import LaunchEvents, mark_launched, renewing, spawn_lock
 
 log = logging.getLogger(__name__)
+LOCK_HEARTBEAT = 25.0  # seconds between "waiting" events while another launch holds the lock
+LOCK_GRACE = 30.0  # how much longer than its own start and pull a launch waits for the lock
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class Launcher:
             image, allowed = self.images(runtime)
             if image not in allowed:
                 raise image_not_allowed(image)
+            image = contract.normalize_image(image)  # as pulled, recorded and run
         return ServerSpec(
             user_id=user_id,
             slug=slug,
@@ -173,17 +177,26 @@ class Launcher:
 
     def _run(self, launch: Launch, spec: ServerSpec) -> None:
         publish = self.events.publish
-        lock = spawn_lock(self.client, spec.slug, wait=self.start_timeout + self.pull_timeout + 30)
+        lock = spawn_lock(self.client, spec.slug)
         try:
             if not lock.acquire(blocking=False):
-                publish(launch.id, "waiting", "Another launch of your server is under way")
-                if not lock.acquire():
-                    publish(
-                        launch.id,
-                        "failed",
-                        "Another launch of your server is still running. Try again in a minute.",
-                    )
-                    return
+                # Another launch (which may wait for a long pull) holds it: say so now and
+                # again every LOCK_HEARTBEAT seconds, so the progress stream stays open.
+                deadline = time.monotonic() + self.start_timeout + self.pull_timeout + LOCK_GRACE
+                while True:
+                    publish(launch.id, "waiting", "Another launch of your server is under way")
+                    # (At least two tries each time: redis-py tries every 0.1 s.)
+                    wait = max(0.25, min(LOCK_HEARTBEAT, deadline - time.monotonic()))
+                    if lock.acquire(blocking_timeout=wait):
+                        break
+                    if time.monotonic() >= deadline:
+                        publish(
+                            launch.id,
+                            "failed",
+                            "Another launch of your server is still running. Try again in a "
+                            "minute.",
+                        )
+                        return
         except redis.RedisError as error:
             log.error("spawn lock for %s: %s", spec.slug, error)
             publish(launch.id, "failed", "NextPyter's Redis is unreachable; try again soon.")

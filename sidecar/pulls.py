@@ -93,19 +93,28 @@ class Pulls:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise PullTimeout(self._why_slow(image))
-                # Still queued after a while, and no worker to take it: say so now (the
-                # job stays queued for when one starts).
-                if (
-                    state.state == contract.QUEUED
-                    and time.monotonic() - began > min(NO_WORKER_GRACE, timeout / 2)
-                    and not contract.live_workers(self.client, ALIVE)
-                ):
-                    raise PullTimeout(self._why_slow(image))
-                self.client.xread(
+                news: Any = self.client.xread(
                     {key: last_id},
                     count=1,
                     block=max(1, int(min(remaining, FOLLOW_BLOCK) * 1000)),  # 0: forever
                 )
+                if news:
+                    continue
+                # Quiet for a while, and no worker to take the job on or go on with it
+                # (the only one died): say so now; the job stays queued for when one starts.
+                if time.monotonic() - began > min(NO_WORKER_GRACE, timeout / 2) and not (
+                    contract.live_workers(self.client, ALIVE)
+                ):
+                    raise PullTimeout(self._why_slow(image))
+                if state.entry and not self.client.xrange(
+                    contract.STREAM, state.entry, state.entry
+                ):
+                    # Its job's entry is gone (trimmed or deleted by hand): ask again, which
+                    # queues a new job only if this one was lost, not if it has ended.
+                    log.warning("the pull job of %s is gone; asking again", image)
+                    requested = contract.request_pull(
+                        self.client, image, "follower", only_if_lost=True
+                    )
             except redis.RedisError as error:
                 if time.monotonic() > deadline:
                     raise PullTimeout(

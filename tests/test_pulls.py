@@ -48,6 +48,12 @@ class NoEngine:
         raise docker.errors.DockerException("this test has no Docker engine")
 
 
+def deliver(client: redis_lib.Redis, worker: str) -> None:
+    """Hand the queued entries to ``worker``, as its XREADGROUP would: a worker writes an
+    image's state only while the job's entry is its own."""
+    client.xreadgroup(contract.GROUP, worker, {contract.STREAM: ">"})
+
+
 def pull_settings(**changes: Any) -> PullSettings:
     base = PullSettings(
         redis_url="unix:///not/used",
@@ -508,6 +514,7 @@ def test_a_request_after_the_pull_ended_queues_a_new_job(
 ) -> None:
     first = contract.request_pull(redis_client, "team/notebook:1", "test")
     worker = Worker(pull_settings(), redis_client, NoEngine())
+    deliver(redis_client, worker.name)
     worker._state(first.image, first.entry, state="pulling", percent="40.0", done="400")
     joined = contract.request_pull(redis_client, "team/notebook:1", "test")
     assert not joined.queued and joined.job == first.job  # joins the pull under way
@@ -710,7 +717,8 @@ def test_giving_up_a_stale_entry_leaves_a_newer_jobs_state_alone(
     worker = Worker(pull_settings(max_deliveries=1), redis_client, NoEngine())
     old = contract.request_pull(redis_client, "team/notebook:1", "test")
     redis_client.xreadgroup(contract.GROUP, "ghost", {contract.STREAM: ">"})
-    worker._state(old.image, old.entry, state="done")  # the image got pulled after all…
+    # The image got pulled after all (done is written whoever holds the entry)…
+    worker._state(old.image, old.entry, owner=False, state="done")
     new = contract.request_pull(redis_client, "team/notebook:1", "test")  # …and removed
     redis_client.xclaim(contract.STREAM, contract.GROUP, "ghost", 0, [new.entry])
     time.sleep(0.25)
@@ -833,6 +841,7 @@ def test_follow_yields_each_change_as_it_happens_and_ends_when_done(
     requested = pulls.request("team/notebook:1", "test")
     contract.seen(redis_client, "puller")
     writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
+    deliver(redis_client, "puller")
     steps: list[dict[str, str]] = [
         {"state": "pulling", "worker": "puller"},
         {"percent": "12.5", "done": str(MB), "total": str(8 * MB)},
@@ -875,6 +884,7 @@ def test_follow_ends_on_failure(redis_client: redis_lib.Redis) -> None:
     requested = pulls.request("team/notebook:1", "test")
     contract.seen(redis_client, "puller")
     writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
+    deliver(redis_client, "puller")
     why = "The image team/notebook:1 does not exist in docker.io."
 
     def fail() -> None:
@@ -907,6 +917,7 @@ def test_follow_asks_again_when_the_record_is_gone(
         if len(seen) == 1:
             redis_client.delete(contract.state_key(first.image))  # lost, as by a restart
         elif len(seen) == 2:
+            deliver(redis_client, "puller")
             writer._state(state.image, state.entry, state="done", percent="100")
         assert len(seen) < 5
     assert [s.state for s in seen] == ["queued", "queued", "done"]
@@ -1131,3 +1142,186 @@ def test_pagletto_refuses_bad_settings_with_the_variable_named(redis_service: An
     assert away.returncode != 0 and "Redis (NEXTPYTER_REDIS_URL) failed" in away.stderr
     assert "hunter2" not in away.stderr
     assert "Traceback" not in bad.stderr + away.stderr
+
+
+# -- who may write: only the worker that holds the entry -----------------------------------
+
+
+def test_a_worker_whose_job_was_taken_over_writes_and_gives_up_nothing(
+    redis_client: redis_lib.Redis,
+) -> None:
+    stale = Worker(pull_settings(worker="stale"), redis_client, NoEngine())
+    rescuer = Worker(pull_settings(worker="rescuer"), redis_client, NoEngine())
+    job = contract.request_pull(redis_client, "team/notebook:1", "test")
+    deliver(redis_client, "stale")
+    stale._state(job.image, job.entry, state="pulling", percent="30.0", worker="stale")
+    # "stale" stopped answering (lost Redis for a while); "rescuer" took the entry over.
+    redis_client.xclaim(contract.STREAM, contract.GROUP, "rescuer", 0, [job.entry])
+    rescuer._state(job.image, job.entry, state="pulling", percent="10.0", worker="rescuer")
+    stale._state(job.image, job.entry, percent="35.0")  # back: its progress is ignored
+    stale._give_up(
+        job.entry,
+        {"job": job.job, "image": job.image},
+        contract.Job(job.job, job.image, 0.0, "test"),
+        "unauthorized",
+        "its old credentials were refused",
+        1,
+    )
+    state = state_of(redis_client, "team/notebook:1")
+    assert (state.state, state.percent, state.worker, state.error) == (
+        "pulling",
+        10.0,
+        "rescuer",
+        "",
+    )
+    assert dead_letters(redis_client) == []
+    pending: Any = redis_client.xpending_range(
+        contract.STREAM, contract.GROUP, min=job.entry, max=job.entry, count=1
+    )
+    assert pending[0]["consumer"] == "rescuer"
+    # The rescuer still can give it up.
+    rescuer._give_up(
+        job.entry,
+        {"job": job.job, "image": job.image},
+        contract.Job(job.job, job.image, 0.0, "test"),
+        "not-found",
+        "no such image",
+        2,
+    )
+    assert [d["error_kind"] for d in dead_letters(redis_client)] == ["not-found"]
+    assert state_of(redis_client, "team/notebook:1").state == "failed"
+
+
+def test_a_stalled_entry_behind_ten_live_pulls_is_found(redis_client: redis_lib.Redis) -> None:
+    """XAUTOCLAIM looks at ten pending entries a call: the worker goes on from where it
+    stopped instead of looking at the same ten live pulls again and again."""
+    engine = NoEngine()
+    worker = Worker(pull_settings(claim_idle=1.0), redis_client, engine)
+    jobs = [contract.request_pull(redis_client, f"team/n{i}:1", "test") for i in range(12)]
+    redis_client.xreadgroup(contract.GROUP, "gone", {contract.STREAM: ">"}, count=12)
+    time.sleep(1.2)
+    # The first eleven are live pulls of another worker (just touched); the last is stalled.
+    redis_client.xclaim(
+        contract.STREAM, contract.GROUP, "busy", 0, [j.entry for j in jobs[:11]], justid=True
+    )
+    assert worker.step() is False  # ten live ones looked at, nothing to take yet
+    assert worker.step() is True  # then the stalled one
+    pending: Any = redis_client.xpending_range(
+        contract.STREAM, contract.GROUP, min=jobs[11].entry, max=jobs[11].entry, count=1
+    )
+    assert pending[0]["consumer"] == worker.name and pending[0]["times_delivered"] == 2
+    assert engine.calls == 1  # it tried to pull it
+
+
+# -- long waits stay visible ---------------------------------------------------------------
+
+
+def test_a_follower_says_no_puller_runs_when_the_only_worker_died_mid_pull(
+    redis_client: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 0.2)
+    monkeypatch.setattr(pulls_module, "NO_WORKER_GRACE", 0.5)
+    monkeypatch.setattr(pulls_module, "ALIVE", 0.3)
+    pulls = Pulls(redis_client)
+    requested = pulls.request("team/notebook:1", "test")
+    contract.seen(redis_client, "puller")
+    writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
+    deliver(redis_client, "puller")
+    writer._state(requested.image, requested.entry, state="pulling", percent="43.0")
+    began = time.monotonic()
+    with pytest.raises(PullTimeout, match=r"no image puller \(pagletto\) is running"):
+        for _ in pulls.follow(requested, timeout=30):
+            pass
+    assert time.monotonic() - began < 5  # not the whole timeout
+
+
+def test_a_follower_whose_job_entry_vanished_asks_again_but_never_repeats_a_finished_pull(
+    redis_client: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 0.2)
+    pulls = Pulls(redis_client)
+    contract.seen(redis_client, "puller")
+    first = pulls.request("team/notebook:1", "test")
+    redis_client.xdel(contract.STREAM, first.entry)  # trimmed by hand
+    jobs = []
+    for state in pulls.follow(first, timeout=30):
+        jobs.append(state.job)
+        if state.job != first.job:  # asked again: a new job, with an entry
+            contract.seen(redis_client, "puller")
+            deliver(redis_client, "puller")
+            writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
+            writer._state(state.image, state.entry, state="done", percent="100")
+        assert len(jobs) < 10
+    assert jobs[0] == first.job and jobs[-1] != first.job
+    assert redis_client.xlen(contract.STREAM) == 1
+    # A pull that has ended is not queued again by a follower that finds no entry.
+    again = contract.request_pull(redis_client, "team/notebook:1", "follower", only_if_lost=True)
+    assert not again.queued and again.job == jobs[-1]
+    assert redis_client.xlen(contract.STREAM) == 1
+
+
+def test_a_launch_waiting_for_another_launchs_lock_keeps_saying_so(
+    redis_client: redis_lib.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another launch of the user's server (waiting for a long pull) holds the lock: this
+    one says "waiting" again and again, so its progress stream stays open, then gives up
+    with a message."""
+    from sidecar import launches
+    from sidecar.runtime.base import ServerSpec
+    from sidecar.runtime.local import LocalBackend
+    from sidecar.store import LaunchEvents, spawn_lock
+
+    monkeypatch.setattr(launches, "LOCK_HEARTBEAT", 0.2)
+    monkeypatch.setattr(launches, "LOCK_GRACE", 0.0)
+    launcher = launches.Launcher(
+        LocalBackend(tmp_path / "run"),
+        redis_client,
+        "k" * 40,
+        tmp_path,
+        start_timeout=0.5,
+        pull_timeout=0.5,
+    )
+    holder = spawn_lock(redis_client, "wanda")
+    assert holder.acquire(blocking=False)
+    try:
+        launch = launches.Launch(id="l1", user_id="wanda", slug="wanda", url="/user/wanda/lab")
+        spec = ServerSpec(
+            user_id="wanda", slug="wanda", profile="default", files_dir=tmp_path, secret="s"
+        )
+        launcher._run(launch, spec)  # returns once it gives up
+    finally:
+        holder.release()
+    events = [e for _, e in LaunchEvents(redis_client).since("l1")]
+    states = [e["state"] for e in events]
+    # Every 0.2 s for about a second: a handful, not a burst.
+    assert 3 <= states.count("waiting") <= 8 and states[-1] == "failed", states
+    assert "still running" in events[-1]["message"]
+
+
+def test_settings_saved_under_looser_image_rules_keep_all_but_those_images(
+    redis_client: redis_lib.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A configuration an older version stored (images its looser check let through) keeps
+    its profiles and valid images, with a warning, instead of falling back to defaults."""
+    from sidecar.config import Settings
+    from sidecar.dynconfig import CONFIG_KEY, ConfigStore
+
+    store = ConfigStore(redis_client, Settings("k" * 40, Path("/"), Path("/run"), "/j", "i"))
+    stored = {
+        "profiles": {"big": {"cpu": 4, "memory": "16g"}},
+        "default_profile": "big",
+        "allowed_images": ["team/nb:1", "team/nb:", "a..b"],
+        "default_image": "team/nb:",
+    }
+    redis_client.set(CONFIG_KEY, json.dumps(stored))
+    with caplog.at_level("WARNING"):
+        first = store.get()
+        store.get()
+    assert first.allowed_images == ("team/nb:1",) and first.default_image == ""
+    assert first.profiles["big"].cpu == 4 and first.default_profile == "big"
+    warnings = [r for r in caplog.records if "not valid" in r.getMessage()]
+    assert len(warnings) == 1  # once, not at every launch
+    # Garbage of every kind falls back to the defaults, never an error.
+    for garbage in ("{", "[]", '{"profiles": 3}', '{"allowed_images": 5, "default_image": null}'):
+        redis_client.set(CONFIG_KEY, garbage)
+        assert store.get() is store.fallback
