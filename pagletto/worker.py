@@ -332,6 +332,8 @@ class Worker:
                 log.exception("a pull job failed unexpectedly; going on with the next")
                 stop.wait(pause)
                 pause = min(pause * 2, 10.0)
+        with contextlib.suppress(redis.RedisError):
+            self.redis.zrem(contract.WORKERS, self.name)  # gone: launches need not wait for it
         log.info("pagletto worker %s stopped", self.name)
 
     def step(self, block: float = 0.0) -> bool:

@@ -104,7 +104,7 @@ def rclient(redis_service: Any) -> Iterator[redis_lib.Redis]:
     client = redis_lib.Redis.from_url(redis_service.address, decode_responses=True)
 
     def clean() -> None:
-        keys = [contract.STREAM, contract.DEAD_STREAM, CONFIG_KEY]
+        keys = [contract.STREAM, contract.DEAD_STREAM, contract.WORKERS, CONFIG_KEY]
         keys += list(client.scan_iter(f"{contract.PREFIX}pull:*"))
         client.delete(*keys)
 

@@ -1325,3 +1325,18 @@ def test_settings_saved_under_looser_image_rules_keep_all_but_those_images(
     for garbage in ("{", "[]", '{"profiles": 3}', '{"allowed_images": 5, "default_image": null}'):
         redis_client.set(CONFIG_KEY, garbage)
         assert store.get() is store.fallback
+
+
+def test_a_worker_that_stops_says_it_is_gone(redis_client: redis_lib.Redis) -> None:
+    worker = Worker(pull_settings(worker="leaving"), redis_client, NoEngine())
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    wait_for = time.monotonic() + 10
+    while "leaving" not in contract.live_workers(redis_client) and time.monotonic() < wait_for:
+        time.sleep(0.05)
+    assert "leaving" in contract.live_workers(redis_client)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert "leaving" not in contract.live_workers(redis_client)
