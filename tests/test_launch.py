@@ -394,7 +394,9 @@ def test_another_installation_never_touches_our_servers(
     monkeypatch.setattr(local, "ORPHAN_GRACE", -1.0)  # any age
     other.reconcile()
     other.stop("uma")
-    assert server_processes(stack.backend, "uma") == ours
+    # Every one of ours lives on (the server may have started a helper process meanwhile:
+    # seen once in CI, a process of its own, which is not what this is about).
+    assert ours and set(ours) <= set(server_processes(stack.backend, "uma"))
     assert stack.get("/user/uma/api/status", cookie).status_code == 200
 
 
