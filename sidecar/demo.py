@@ -76,6 +76,8 @@ def main() -> None:
             backend, engine, extra = _docker(workdir, files)
         redis = devstack.start_redis(workdir / "redis")
         started.append(redis)
+        if engine is not None:  # the image puller, as a deployment runs it beside the sidecar
+            started.append(devstack.start_pagletto(workdir, redis.address, engine.url, "demo"))
         env = devstack.sidecar_env(
             workdir,
             redis.address,
@@ -94,12 +96,13 @@ def main() -> None:
         url = f"http://localhost:{port}/dev/open?user=demo&path=Welcome.ipynb"
         print(
             "\nNextPyter demo is running (Redis, sidecar, gateway; "
-            f"{'docker' if use_docker else 'local'} backend).\n\n"
+            f"{'docker backend, pagletto' if use_docker else 'local backend'}).\n\n"
             f"  Open this URL in a browser on this machine:\n\n    {url}\n\n"
             f"  Files of the demo user: {files}\n"
             f"  Logs: {workdir}/sidecar.log, {workdir}/nginx/logs/, "
             + (
-                f"`docker -H {engine.url} logs nextpyter-{slug_for('demo')}`\n\n"
+                f"`docker -H {engine.url} logs nextpyter-{slug_for('demo')}`, "
+                f"{workdir}/pagletto-demo.log\n\n"
                 if engine is not None
                 else f"{workdir}/run/servers/<user>/server.log\n\n"
             )
