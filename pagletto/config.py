@@ -25,6 +25,7 @@ class PullSettings:
     retries: int  # tries again after a transient registry error, within one delivery
     backoff: float  # the first wait before trying again (doubled each time)
     backoff_max: float
+    stall: float  # seconds without a word from the engine before a pull is cut and retried
     # Registry credentials, as Docker's config.json holds them (never in a repr or a log).
     auth: dict[str, Any] = field(repr=False)
     auth_file: str = ""
@@ -69,6 +70,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> PullSettings:
         retries=_int(env, "PULL_RETRIES", 3, 0, 100),
         backoff=backoff,
         backoff_max=max(backoff, _number(env, "PULL_BACKOFF_MAX", 60.0, 0.0, 3600.0)),
+        stall=_number(env, "PULL_STALL_TIMEOUT", 300.0, 1.0, 86400.0),
         auth=auth,
         auth_file=auth_file,
     )

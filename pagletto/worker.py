@@ -30,6 +30,7 @@ from typing import Any
 import docker
 import redis
 import requests
+import urllib3
 
 from sidecar.runtime import BackendError
 
@@ -483,22 +484,39 @@ class Worker:
         progress = Progress()
         last = 0.0
         try:
-            stream = self.engine.api.pull(
-                repository, tag=tag, stream=True, decode=True, auth_config=credentials
-            )
-            try:
-                for message in stream:
-                    if lost.is_set():
-                        raise Lost()
-                    if message.get("error"):
-                        raise classify(job.image, str(message["error"]))
-                    progress.update(message)
-                    if time.monotonic() - last >= PUBLISH_EVERY:
-                        last = time.monotonic()
-                        self._progress(job.image, entry, progress)
-            finally:
-                with contextlib.suppress(Exception):
-                    stream.close()
+            with self._watched(job.image) as (heard, stalled):
+                stream = self.engine.api.pull(
+                    repository, tag=tag, stream=True, decode=True, auth_config=credentials
+                )
+                try:
+                    for message in stream:
+                        heard()
+                        if lost.is_set():
+                            raise Lost()
+                        if message.get("error"):
+                            raise classify(job.image, str(message["error"]))
+                        progress.update(message)
+                        if time.monotonic() - last >= PUBLISH_EVERY:
+                            last = time.monotonic()
+                            self._progress(job.image, entry, progress)
+                except (
+                    requests.RequestException,
+                    urllib3.exceptions.HTTPError,
+                    ValueError,
+                    OSError,
+                ):
+                    if not stalled.is_set():
+                        raise  # (cut by the watch: a read that failed, or half a message)
+                finally:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+                if stalled.is_set():
+                    raise PullError(
+                        "registry",
+                        f"The download of {job.image} stalled: the engine said nothing for "
+                        f"{self.settings.stall:.0f} s (NEXTPYTER_PULL_STALL_TIMEOUT).",
+                        transient=True,
+                    )
             # On the engine now, or the pull did not work (a digest is looked up as such).
             self.engine.images.get(f"{repository}{'@' if ':' in tag else ':'}{tag}")
         except docker.errors.APIError as error:
@@ -516,6 +534,46 @@ class Worker:
                 transient=True,
             ) from None
         self._progress(job.image, entry, progress)
+
+    @contextlib.contextmanager
+    def _watched(self, image: str) -> Iterator[tuple[Callable[[], None], threading.Event]]:
+        """Cut a pull whose engine says nothing for ``stall`` seconds (a registry that stopped
+        sending without closing: the engine may wait on it for ever): its response is shut
+        down, which ends the blocked read, and the event is set. Yields ``heard`` (call it at
+        each message) and that event."""
+        session = self.engine.api
+        responses: list[Any] = []
+
+        def keep(response: Any, *_args: Any, **_kwargs: Any) -> Any:
+            if "/images/create" in response.url:
+                responses.append(response)
+            return response
+
+        last = [time.monotonic()]
+        done, stalled = threading.Event(), threading.Event()
+
+        def heard() -> None:
+            last[0] = time.monotonic()
+
+        def watch() -> None:
+            while not done.wait(min(1.0, self.settings.stall / 4)):
+                if time.monotonic() - last[0] > self.settings.stall and responses:
+                    log.warning("the pull of %s stalled; cutting it", image)
+                    stalled.set()
+                    with contextlib.suppress(Exception):
+                        responses[-1].raw.shutdown()
+                    return
+
+        session.hooks["response"].append(keep)
+        watcher = threading.Thread(target=watch, name="pagletto-stall", daemon=True)
+        watcher.start()
+        try:
+            yield heard, stalled
+        finally:
+            done.set()
+            watcher.join()
+            with contextlib.suppress(ValueError):
+                session.hooks["response"].remove(keep)
 
     def _progress(self, image: str, entry: str, progress: Progress) -> None:
         """Publish how far the pull is; Redis away for a moment does not stop the pull."""

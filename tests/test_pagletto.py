@@ -640,3 +640,42 @@ def test_the_progress_page_shows_the_download_in_chromium(
     assert all(" MB of " in text and text.endswith(" %)…") for text in downloads), downloads
     widths = [width for _, width in shown]
     assert widths == sorted(widths) and widths[-1] >= 80, shown
+
+
+def test_a_download_that_stalls_is_cut_and_tried_again(
+    registry: devdocker.Registry,
+    engine_client: docker.DockerClient,
+    docker_engine: tuple[Any, str],
+    rclient: redis_lib.Redis,
+    workers: Callable[..., devstack.Service],
+) -> None:
+    """The registry stops sending in the middle of a layer without closing the connection
+    (its packets dropped): the engine would wait; pagletto cuts the pull after
+    NEXTPYTER_PULL_STALL_TIMEOUT and tries again, which completes once traffic flows."""
+    engine, base = docker_engine
+    image = new_image(engine_client, registry, base, megabytes=24)
+    port = registry.address.rsplit(":", 1)[1]
+    rule = ["-s", engine.netns.host_ip, "-p", "tcp", "--sport", port, "-j", "DROP"]
+    iptables = [*engine.netns.enter, "iptables"]
+    worker = workers(
+        "stalled",
+        NEXTPYTER_PULL_STALL_TIMEOUT="3",
+        NEXTPYTER_PULL_RETRIES="4",
+        NEXTPYTER_PULL_BACKOFF="1",
+        NEXTPYTER_PULL_CLAIM_IDLE="60",
+    )
+    with devdocker.throttled(engine.netns, "16mbit"):  # 24 MB: about 12 s
+        contract.request_pull(rclient, image, "test")
+        wait_until(lambda: (s := state(rclient, image)) and s.done > 0, timeout=30)
+        subprocess.run([*iptables, "-I", "INPUT", *rule], check=True)  # the registry goes quiet
+        try:
+            retrying = wait_until(
+                lambda: (s := state(rclient, image)) and s.state == "retrying" and s, timeout=30
+            )
+        finally:
+            subprocess.run([*iptables, "-D", "INPUT", *rule], check=False)
+        done = final_state(rclient, image, timeout=120)
+    assert "stalled" in retrying.error and "NEXTPYTER_PULL_STALL_TIMEOUT" in retrying.error
+    assert done.state == "done" and done.attempt == 1, done  # the same delivery
+    assert "stalled; cutting it" in worker.log.read_text()
+    engine_client.images.get(image)
