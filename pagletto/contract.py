@@ -292,16 +292,32 @@ def request_pull(
     return Requested(image=image, job=str(job), entry=str(entry), queued=bool(int(queued)))
 
 
+ALIVE = 60.0  # a worker seen within this many seconds counts as running
+RESTART_GRACE = 15.0  # how long a worker that stopped still counts (it may be restarting)
+
+
+def _now(client: redis.Redis) -> float:
+    """Redis's clock: workers and sidecars on machines whose clocks differ agree on it."""
+    seconds, micros = client.time()
+    return float(seconds) + micros / 1e6
+
+
 def seen(client: redis.Redis, worker: str) -> None:
     """Note that ``worker`` runs (and forget workers gone for a day)."""
-    now = time.time()
+    now = _now(client)
     with client.pipeline(transaction=False) as pipe:
         pipe.zadd(WORKERS, {worker: now})
         pipe.zremrangebyscore(WORKERS, 0, now - 86400)
         pipe.execute()
 
 
-def live_workers(client: redis.Redis, within: float = 60.0) -> list[str]:
+def leaving(client: redis.Redis, worker: str) -> None:
+    """``worker`` stops: it counts as running for :data:`RESTART_GRACE` more seconds (a
+    restart), not for all of :data:`ALIVE`."""
+    client.zadd(WORKERS, {worker: _now(client) - ALIVE + RESTART_GRACE})
+
+
+def live_workers(client: redis.Redis, within: float = ALIVE) -> list[str]:
     """The workers seen in the last ``within`` seconds."""
-    found: Any = client.zrangebyscore(WORKERS, time.time() - within, "+inf")
+    found: Any = client.zrangebyscore(WORKERS, _now(client) - within, "+inf")
     return [str(name) for name in found]

@@ -40,6 +40,7 @@ from .config import PullSettings
 log = logging.getLogger("pagletto")
 
 PUBLISH_EVERY = 0.25  # seconds between progress updates of one pull
+DEAD_FIELDS = 20  # of a job's fields, at most this many go to its dead letter
 DOWNLOAD_SHARE = 0.7  # of a layer's progress; extraction is the rest
 
 # Take the pending entry over from its consumer only if we are still its consumer:
@@ -318,6 +319,14 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Take jobs until ``stop`` is set; Redis or the engine going away is waited out."""
         log.info("pagletto worker %s started", self.name)
+        try:
+            self._loop(stop)
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                contract.leaving(self.redis, self.name)
+            log.info("pagletto worker %s stopped", self.name)
+
+    def _loop(self, stop: threading.Event) -> None:
         pause = 0.5
         while not stop.is_set():
             try:
@@ -333,9 +342,6 @@ class Worker:
                 log.exception("a pull job failed unexpectedly; going on with the next")
                 stop.wait(pause)
                 pause = min(pause * 2, 10.0)
-        with contextlib.suppress(redis.RedisError):
-            self.redis.zrem(contract.WORKERS, self.name)  # gone: launches need not wait for it
-        log.info("pagletto worker %s stopped", self.name)
 
     def step(self, block: float = 0.0) -> bool:
         """Handle one job: a stalled one first, then a new one (waiting up to ``block``
@@ -668,8 +674,11 @@ class Worker:
         deliveries: int,
     ) -> None:
         now = time.time()
+        # The entry's own fields, bounded (an entry not written by NextPyter may hold any
+        # number, and a Lua script can pass on only so many).
+        kept = list(fields.items())[:DEAD_FIELDS]
         dead: dict[Any, Any] = {
-            **{k: str(v)[:1000] for k, v in fields.items()},
+            **{str(k)[:100]: str(v)[:1000] for k, v in kept},
             "entry": entry,
             "error": message,
             "error_kind": kind,

@@ -159,9 +159,12 @@ class Launcher:
         image = ""
         if self.backend.uses_images:
             image, allowed = self.images(runtime)
-            if image not in allowed:
+            # Compared as pulled, recorded and run: "x" and "x:latest" are one image.
+            if not image or contract.normalize_image(image) not in {
+                contract.normalize_image(i) for i in allowed
+            }:
                 raise image_not_allowed(image)
-            image = contract.normalize_image(image)  # as pulled, recorded and run
+            image = contract.normalize_image(image)
         return ServerSpec(
             user_id=user_id,
             slug=slug,

@@ -18,7 +18,7 @@ from pagletto.contract import PullState, Requested
 log = logging.getLogger(__name__)
 
 FOLLOW_BLOCK = 5.0  # seconds a follower waits for news before it reads the state again
-ALIVE = 60.0  # a worker seen within this many seconds counts as running
+ALIVE = contract.ALIVE  # a worker seen within this many seconds counts as running
 NO_WORKER_GRACE = 30.0  # how long a launch waits for a worker to turn up
 
 

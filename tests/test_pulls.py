@@ -63,6 +63,7 @@ def pull_settings(**changes: Any) -> PullSettings:
         retries=0,
         backoff=0.0,
         backoff_max=0.0,
+        stall=300.0,
         auth={},
         auth_file="",
     )
@@ -1333,7 +1334,7 @@ def test_settings_saved_under_looser_image_rules_keep_all_but_those_images(
         assert store.get() is store.fallback
 
 
-def test_a_worker_that_stops_says_it_is_gone(redis_client: redis_lib.Redis) -> None:
+def test_a_worker_that_stops_says_it_is_leaving(redis_client: redis_lib.Redis) -> None:
     worker = Worker(pull_settings(worker="leaving"), redis_client, NoEngine())
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
@@ -1345,4 +1346,71 @@ def test_a_worker_that_stops_says_it_is_gone(redis_client: redis_lib.Redis) -> N
     stop.set()
     thread.join(10)
     assert not thread.is_alive()
-    assert "leaving" not in contract.live_workers(redis_client)
+    # Still counted for RESTART_GRACE (it may be restarting), not for the whole ALIVE.
+    assert "leaving" in contract.live_workers(redis_client)
+    gone_for = contract.ALIVE - contract.RESTART_GRACE
+    assert "leaving" not in contract.live_workers(redis_client, within=gone_for - 1)
+
+
+def test_an_entry_with_thousands_of_fields_is_still_dead_lettered(
+    redis_client: redis_lib.Redis,
+) -> None:
+    """Not written by NextPyter, and too big to pass whole to a Lua script: its dead letter
+    keeps a bounded part of it, and the entry leaves the queue."""
+    engine = NoEngine()
+    worker = Worker(pull_settings(), redis_client, engine)
+    contract.ensure_group(redis_client)
+    redis_client.xadd(contract.STREAM, {f"f{n}": "x" * 10 for n in range(5000)})
+    assert worker.step() is True
+    [letter] = dead_letters(redis_client)
+    assert letter["error_kind"] == "malformed"
+    assert len(letter) < 40
+    assert redis_client.xlen(contract.STREAM) == 0 and engine.calls == 0
+
+
+def test_a_launch_compares_images_as_they_are_pulled(tmp_path: Path) -> None:
+    """The environment names "team/nb", the admin's list "team/nb:latest": one image, and
+    the launch runs it as pulled ("team/nb:latest"); another image is refused."""
+    from sidecar.config import load_settings
+    from sidecar.dynconfig import RuntimeConfig
+    from sidecar.launches import Launcher
+    from sidecar.problems import Problem
+    from sidecar.runtime.docker_backend import DockerBackend
+
+    from .test_config import env
+
+    settings = load_settings(
+        env(tmp_path, NEXTPYTER_BACKEND="docker", NEXTPYTER_DOCKER_IMAGE="team/nb")
+    )
+    assert settings.docker is not None
+    backend = DockerBackend(settings.docker, tmp_path / "run")  # no engine call is made
+
+    class Config:
+        def __init__(self, allowed: tuple[str, ...]) -> None:
+            self.runtime = RuntimeConfig(
+                profiles={"default": Profile()}, default_profile="default", allowed_images=allowed
+            )
+
+        def get(self) -> RuntimeConfig:
+            return self.runtime
+
+    from sidecar.dynconfig import Profile
+
+    def spec_with(allowed: tuple[str, ...]) -> Any:
+        launcher = Launcher(
+            backend, None, "k" * 40, tmp_path, 60, config=Config(allowed), default_image="team/nb"
+        )  # type: ignore[arg-type]
+        return launcher._spec("ann", "ann", "default", tmp_path)
+
+    assert spec_with(("team/nb:latest",)).image == "team/nb:latest"
+    with pytest.raises(Problem) as refused:
+        spec_with(("team/other:1",))
+    assert refused.value.status == 403
+
+
+def test_the_stall_timeout_setting() -> None:
+    assert load_settings({}).stall == 300.0
+    assert load_settings({"NEXTPYTER_PULL_STALL_TIMEOUT": "2.5"}).stall == 2.5
+    for bad in ("0", "-1", "soon", "1e9"):
+        with pytest.raises(ConfigError, match="NEXTPYTER_PULL_STALL_TIMEOUT"):
+            load_settings({"NEXTPYTER_PULL_STALL_TIMEOUT": bad})
