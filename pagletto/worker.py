@@ -33,6 +33,7 @@ import requests
 import urllib3
 
 from sidecar.runtime import BackendError
+from sidecar.store import ticking
 
 from . import contract
 from .config import PullSettings
@@ -346,7 +347,15 @@ class Worker:
     def step(self, block: float = 0.0) -> bool:
         """Handle one job: a stalled one first, then a new one (waiting up to ``block``
         seconds for it). Whether there was one."""
-        contract.ensure_group(self.redis)
+        try:
+            return self._step(block)
+        except redis.ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            contract.ensure_group(self.redis)  # a Redis that lost it (no persistence), or new
+            return self._step(block)
+
+    def _step(self, block: float) -> bool:
         contract.seen(self.redis, self.name)
         reply: Any = self.redis.xautoclaim(
             contract.STREAM,
@@ -556,28 +565,25 @@ class Worker:
             return response
 
         last = [time.monotonic()]
-        done, stalled = threading.Event(), threading.Event()
+        stalled = threading.Event()
 
         def heard() -> None:
             last[0] = time.monotonic()
 
-        def watch() -> None:
-            while not done.wait(min(1.0, self.settings.stall / 4)):
-                if time.monotonic() - last[0] > self.settings.stall and responses:
-                    log.warning("the pull of %s stalled; cutting it", image)
-                    stalled.set()
-                    with contextlib.suppress(Exception):
-                        responses[-1].raw.shutdown()
-                    return
+        def watch() -> bool:
+            if time.monotonic() - last[0] <= self.settings.stall or not responses:
+                return True
+            log.warning("the pull of %s stalled; cutting it", image)
+            stalled.set()
+            with contextlib.suppress(Exception):
+                responses[-1].raw.shutdown()
+            return False
 
         session.hooks["response"].append(keep)
-        watcher = threading.Thread(target=watch, name="pagletto-stall", daemon=True)
-        watcher.start()
         try:
-            yield heard, stalled
+            with ticking(min(1.0, self.settings.stall / 4), watch, "pagletto-stall"):
+                yield heard, stalled
         finally:
-            done.set()
-            watcher.join()
             with contextlib.suppress(ValueError):
                 session.hooks["response"].remove(keep)
 
@@ -610,30 +616,24 @@ class Worker:
     @contextlib.contextmanager
     def _holding(self, entry: str) -> Iterator[threading.Event]:
         """Touch the entry while the block runs; the event is set if it was taken over."""
-        done, lost = threading.Event(), threading.Event()
+        lost = threading.Event()
+
+        def touch() -> bool:
+            try:
+                contract.seen(self.redis, self.name)  # busy, not gone
+                still: Any = self._touch(
+                    keys=[contract.STREAM], args=[contract.GROUP, entry, self.name]
+                )
+            except redis.RedisError as error:
+                log.warning("could not touch the pull entry %s: %s", entry, error)
+                return True
+            if not still:
+                lost.set()
+            return bool(still)
+
         every = max(0.1, min(self.settings.claim_idle / 3, 10.0))
-
-        def touch() -> None:
-            while not done.wait(every):
-                try:
-                    contract.seen(self.redis, self.name)  # busy, not gone
-                    still: Any = self._touch(
-                        keys=[contract.STREAM], args=[contract.GROUP, entry, self.name]
-                    )
-                except redis.RedisError as error:
-                    log.warning("could not touch the pull entry %s: %s", entry, error)
-                    continue
-                if not still:
-                    lost.set()
-                    return
-
-        thread = threading.Thread(target=touch, name="pagletto-touch", daemon=True)
-        thread.start()
-        try:
+        with ticking(every, touch, "pagletto-touch"):
             yield lost
-        finally:
-            done.set()
-            thread.join()
 
     # -- state -------------------------------------------------------------------------
     def _state(

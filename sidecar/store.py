@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -70,25 +70,39 @@ def spawn_locked(client: redis.Redis, slug: str) -> bool:
 
 
 @contextlib.contextmanager
-def renewing(lock: Any) -> Iterator[None]:
-    """Keep a held lock alive for as long as the block runs (a start, a stop)."""
+def ticking(every: float, tick: Callable[[], bool], name: str) -> Iterator[None]:
+    """Call ``tick`` every ``every`` seconds in a thread of its own while the block runs,
+    until it returns False; the thread is joined when the block ends."""
     done = threading.Event()
 
-    def renew() -> None:
-        while not done.wait(LOCK_TTL / 4):
-            try:
-                lock.extend(LOCK_TTL, replace_ttl=True)
-            except redis.RedisError as error:  # lost it (expired) or Redis is gone
-                log.warning("could not keep the spawn lock %s: %s", lock.name, error)
+    def run() -> None:
+        while not done.wait(every):
+            if not tick():
                 return
 
-    thread = threading.Thread(target=renew, name="lock-renewal", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
         yield
     finally:
         done.set()
         thread.join()
+
+
+@contextlib.contextmanager
+def renewing(lock: Any) -> Iterator[None]:
+    """Keep a held lock alive for as long as the block runs (a start, a stop)."""
+
+    def renew() -> bool:
+        try:
+            lock.extend(LOCK_TTL, replace_ttl=True)
+            return True
+        except redis.RedisError as error:  # lost it (expired) or Redis is gone
+            log.warning("could not keep the spawn lock %s: %s", lock.name, error)
+            return False
+
+    with ticking(LOCK_TTL / 4, renew, "lock-renewal"):
+        yield
 
 
 def mark_launched(client: redis.Redis, slug: str) -> None:
