@@ -236,6 +236,8 @@ def ensure_group(client: redis.Redis) -> None:
 # is gone (trimmed or deleted by hand) no longer counts. With ARGV[7] = 1 (a follower
 # whose job seems lost) a pull that has ended is not queued again.
 _REQUEST = """
+-- The group, reading from the stream's start (as ensure_group makes it), if there is none.
+redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[8], '0', 'MKSTREAM')
 local state = redis.call('HGET', KEYS[1], 'state')
 if ARGV[7] == '1' and (state == 'done' or state == 'failed') then
   return {0, redis.call('HGET', KEYS[1], 'job'), redis.call('HGET', KEYS[1], 'entry')}
@@ -273,7 +275,6 @@ def request_pull(
     """Queue a pull of ``image`` (normalized here), or join the one that is active.
     ``only_if_lost``: queue one only if the image's job is gone, not if it has ended."""
     image = normalize_image(image)
-    ensure_group(client)
     reply: Any = client.eval(
         _REQUEST,
         3,
@@ -287,6 +288,7 @@ def request_pull(
         STATE_TTL,
         EVENTS_MAXLEN,
         "1" if only_if_lost else "0",
+        GROUP,
     )
     queued, job, entry = reply
     return Requested(image=image, job=str(job), entry=str(entry), queued=bool(int(queued)))

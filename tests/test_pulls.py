@@ -1414,3 +1414,10 @@ def test_the_stall_timeout_setting() -> None:
     for bad in ("0", "-1", "soon", "1e9"):
         with pytest.raises(ConfigError, match="NEXTPYTER_PULL_STALL_TIMEOUT"):
             load_settings({"NEXTPYTER_PULL_STALL_TIMEOUT": bad})
+
+
+def test_a_worker_on_a_fresh_redis_makes_the_group_itself(redis_client: redis_lib.Redis) -> None:
+    worker = Worker(pull_settings(), redis_client, NoEngine())
+    assert worker.step() is False  # no stream, no group yet: made, and nothing to do
+    groups: Any = redis_client.xinfo_groups(contract.STREAM)
+    assert [g["name"] for g in groups] == [contract.GROUP]
