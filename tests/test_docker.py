@@ -561,6 +561,20 @@ def test_missing_and_disallowed_images_are_refused(
     assert "not on the administrator's list" in response.json()["detail"]
 
 
+def test_an_image_gone_when_the_server_starts_is_a_clear_failure(
+    dstack: Stack, engine_client: docker.DockerClient
+) -> None:
+    """The launch has the image pulled first; one removed between that and the start
+    (an administrator pruning) fails the start with a message, and leaves nothing."""
+    files = make_user(dstack, "gus")
+    backend = dstack.backend
+    spec = ServerSpec("gus", "gus", "default", files, "s" * 40, image="nextpyter-dev/gone:1")
+    with pytest.raises(BackendError, match="no longer has something the server needs"):
+        backend.start(spec)
+    assert not engine_client.containers.list(all=True, filters={"name": container_name("gus")})
+    assert backend.status("gus") is None
+
+
 def test_stop_removes_the_container_and_its_socket(
     dstack: Stack, engine_client: docker.DockerClient
 ) -> None:

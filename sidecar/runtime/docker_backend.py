@@ -541,11 +541,7 @@ class DockerBackend(SocketDirs, Backend):
             # Half-created, exited, dead or restarted by hand: made again below.
             self._remove(existing)
         self._forget(spec.slug)
-        if not self.has_image(spec.image):  # the launch has it pulled first: removed since
-            raise BackendError(
-                f"The image {spec.image} is not on NextPyter's Docker engine (it was removed "
-                "during the launch). Open the notebook again."
-            )
+        # (The launch has the image pulled first; one removed since fails the create below.)
         self._ensure_network()
         directory = self._prepare_dir(spec)
         arguments = build_container_spec(
