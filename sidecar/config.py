@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pagletto.contract import is_image
@@ -86,26 +87,30 @@ def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _ranged(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float, kind: type
+) -> Any:
     raw = _get(env, name, str(default))
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a whole number") from None
+        what = "a whole number" if kind is int else "a number (of seconds)"
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not {what}") from None
     if not low <= value <= high:
-        raise ConfigError(f"{PREFIX}{name}={value} is out of range ({low} to {high})")
+        show = "{}" if kind is int else "{:g}"
+        raise ConfigError(
+            f"{PREFIX}{name}={show.format(value)} is out of range "
+            f"({show.format(low)} to {show.format(high)})"
+        )
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return int(_ranged(env, name, default, low, high, int))
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = _get(env, name, str(default))
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number (of seconds)") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{PREFIX}{name}={value:g} is out of range ({low:g} to {high:g})")
-    return value
+    return float(_ranged(env, name, default, low, high, float))
 
 
 def redis_url(env: Mapping[str, str]) -> str:
