@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import tempfile
 import threading
 import time
 import uuid
@@ -38,20 +39,30 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 class NoEngine:
     """An engine factory for a worker that must not reach the engine: it counts its calls
-    and fails as an engine that cannot be reached does."""
+    and hands out a real client of an engine that is not there (its socket does not
+    exist), which fails as an unreachable engine does."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.socket = Path(tempfile.gettempdir()) / f"no-engine-{uuid.uuid4().hex}.sock"
 
     def __call__(self) -> docker.DockerClient:
         self.calls += 1
-        raise docker.errors.DockerException("this test has no Docker engine")
+        return docker.DockerClient(base_url=f"unix://{self.socket}", version="1.41", timeout=5)
 
 
 def deliver(client: redis_lib.Redis, worker: str) -> None:
     """Hand the queued entries to ``worker``, as its XREADGROUP would: a worker writes an
     image's state only while the job's entry is its own."""
     client.xreadgroup(contract.GROUP, worker, {contract.STREAM: ">"})
+
+
+def puller(client: redis_lib.Redis) -> Worker:
+    """A live worker, "puller", holding the queued entries: what writes progress in the
+    follower's tests (through the worker's own state writes)."""
+    contract.seen(client, "puller")
+    deliver(client, "puller")
+    return Worker(pull_settings(worker="puller"), client, NoEngine())
 
 
 def pull_settings(**changes: Any) -> PullSettings:
@@ -842,9 +853,7 @@ def test_follow_yields_each_change_as_it_happens_and_ends_when_done(
     monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 30.0)
     pulls = Pulls(redis_client)
     requested = pulls.request("team/notebook:1", "test")
-    contract.seen(redis_client, "puller")
-    writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
-    deliver(redis_client, "puller")
+    writer = puller(redis_client)
     steps: list[dict[str, str]] = [
         {"state": "pulling", "worker": "puller"},
         {"percent": "12.5", "done": str(MB), "total": str(8 * MB)},
@@ -888,9 +897,7 @@ def test_follow_ends_on_failure(
     monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 30.0)
     pulls = Pulls(redis_client)
     requested = pulls.request("team/notebook:1", "test")
-    contract.seen(redis_client, "puller")
-    writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
-    deliver(redis_client, "puller")
+    writer = puller(redis_client)
     why = "The image team/notebook:1 does not exist in docker.io."
 
     def fail() -> None:
@@ -1231,9 +1238,7 @@ def test_a_follower_says_no_puller_runs_when_the_only_worker_died_mid_pull(
     monkeypatch.setattr(pulls_module, "ALIVE", 0.3)
     pulls = Pulls(redis_client)
     requested = pulls.request("team/notebook:1", "test")
-    contract.seen(redis_client, "puller")
-    writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
-    deliver(redis_client, "puller")
+    writer = puller(redis_client)
     writer._state(requested.image, requested.entry, state="pulling", percent="43.0")
     began = time.monotonic()
     with pytest.raises(PullTimeout, match=r"no image puller \(pagletto\) is running"):
@@ -1254,10 +1259,7 @@ def test_a_follower_whose_job_entry_vanished_asks_again_but_never_repeats_a_fini
     for state in pulls.follow(first, timeout=30):
         jobs.append(state.job)
         if state.job != first.job:  # asked again: a new job, with an entry
-            contract.seen(redis_client, "puller")
-            deliver(redis_client, "puller")
-            writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
-            writer._state(state.image, state.entry, state="done", percent="100")
+            puller(redis_client)._state(state.image, state.entry, state="done", percent="100")
         assert len(jobs) < 10
     assert jobs[0] == first.job and jobs[-1] != first.job
     assert redis_client.xlen(contract.STREAM) == 1
@@ -1368,11 +1370,14 @@ def test_an_entry_with_thousands_of_fields_is_still_dead_lettered(
     assert redis_client.xlen(contract.STREAM) == 0 and engine.calls == 0
 
 
-def test_a_launch_compares_images_as_they_are_pulled(tmp_path: Path) -> None:
-    """The environment names "team/nb", the admin's list "team/nb:latest": one image, and
-    the launch runs it as pulled ("team/nb:latest"); another image is refused."""
+def test_a_launch_compares_images_as_they_are_pulled(
+    tmp_path: Path, redis_client: redis_lib.Redis
+) -> None:
+    """The environment names "team/nb", the admin's list (in Redis, as PUT /config stores
+    it) "team/nb:latest": one image, and the launch runs it as pulled ("team/nb:latest");
+    another image is refused."""
     from sidecar.config import load_settings
-    from sidecar.dynconfig import RuntimeConfig
+    from sidecar.dynconfig import ConfigStore, Profile, RuntimeConfig
     from sidecar.launches import Launcher
     from sidecar.problems import Problem
     from sidecar.runtime.docker_backend import DockerBackend
@@ -1384,22 +1389,17 @@ def test_a_launch_compares_images_as_they_are_pulled(tmp_path: Path) -> None:
     )
     assert settings.docker is not None
     backend = DockerBackend(settings.docker, tmp_path / "run")  # no engine call is made
-
-    class Config:
-        def __init__(self, allowed: tuple[str, ...]) -> None:
-            self.runtime = RuntimeConfig(
-                profiles={"default": Profile()}, default_profile="default", allowed_images=allowed
-            )
-
-        def get(self) -> RuntimeConfig:
-            return self.runtime
-
-    from sidecar.dynconfig import Profile
+    config = ConfigStore(redis_client, settings)
+    launcher = Launcher(
+        backend, redis_client, "k" * 40, tmp_path, 60, config=config, default_image="team/nb"
+    )
 
     def spec_with(allowed: tuple[str, ...]) -> Any:
-        launcher = Launcher(
-            backend, None, "k" * 40, tmp_path, 60, config=Config(allowed), default_image="team/nb"
-        )  # type: ignore[arg-type]
+        config.put(
+            RuntimeConfig(
+                profiles={"default": Profile()}, default_profile="default", allowed_images=allowed
+            )
+        )
         return launcher._spec("ann", "ann", "default", tmp_path)
 
     assert spec_with(("team/nb:latest",)).image == "team/nb:latest"
