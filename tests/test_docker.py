@@ -566,13 +566,14 @@ def test_an_image_gone_when_the_server_starts_is_a_clear_failure(
 ) -> None:
     """The launch has the image pulled first; one removed between that and the start
     (an administrator pruning) fails the start with a message, and leaves nothing."""
-    files = make_user(dstack, "gus")
+    files = make_user(dstack, "gwen")  # a user of her own: no server of hers runs
     backend = dstack.backend
-    spec = ServerSpec("gus", "gus", "default", files, "s" * 40, image="nextpyter-dev/gone:1")
+    assert backend.status("gwen") is None
+    spec = ServerSpec("gwen", "gwen", "default", files, "s" * 40, image="nextpyter-dev/gone:1")
     with pytest.raises(BackendError, match="no longer has something the server needs"):
         backend.start(spec)
-    assert not engine_client.containers.list(all=True, filters={"name": container_name("gus")})
-    assert backend.status("gus") is None
+    assert not engine_client.containers.list(all=True, filters={"name": container_name("gwen")})
+    assert backend.status("gwen") is None
 
 
 def test_stop_removes_the_container_and_its_socket(
