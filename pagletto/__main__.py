@@ -3,6 +3,7 @@
 pagletto                 take pull jobs until SIGTERM (the default)
 pagletto status          the queue, its workers, the dead-letter stream (JSON)
 pagletto requeue ENTRY   queue a dead-lettered job's image again
+pagletto health          exit 0 if this host's worker runs (a container's healthcheck)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 from typing import Any
@@ -44,7 +46,28 @@ def _status(client: Any) -> dict[str, Any]:
     }
 
 
+HEALTHY_WITHIN = 20.0  # workers say they run every 2 s, and every 10 s at most while pulling
+
+
+def _health(client: Any, worker: str) -> None:
+    """Exit 0 if this container's worker (this host name's, or the one named by
+    NEXTPYTER_PULL_WORKER_NAME) said it runs in the last :data:`HEALTHY_WITHIN` seconds."""
+    named = bool(os.environ.get("NEXTPYTER_PULL_WORKER_NAME"))
+    prefix = f"{socket.gethostname()}-"
+    for name in contract.live_workers(client, within=HEALTHY_WITHIN):
+        if (name == worker) if named else name.startswith(prefix):
+            print(f"ok: {name}")
+            return
+    sys.exit(
+        f"pagletto: no worker of this container ({worker if named else prefix + '*'}) has "
+        f"been seen in the last {HEALTHY_WITHIN:g} s; see its log"
+    )
+
+
 def _inspect(client: Any, args: argparse.Namespace) -> None:
+    if args.command == "health":
+        _health(client, args.worker)
+        return
     if args.command == "status":
         print(json.dumps(_status(client), indent=2))
         return
@@ -65,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="take pull jobs until stopped (the default)")
     sub.add_parser("status", help="print the queue, its workers and the dead letters")
+    sub.add_parser("health", help="exit 0 if this host's worker runs (container healthchecks)")
     requeue = sub.add_parser("requeue", help="queue a dead-lettered job's image again")
     requeue.add_argument("entry", help="the dead letter's entry id (see `pagletto status`)")
     args = parser.parse_args(argv)
@@ -77,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         sys.exit(f"pagletto: {error}")
     client = connect(settings.redis_url)
-    if args.command in ("status", "requeue"):
+    if args.command in ("status", "requeue", "health"):
+        args.worker = settings.worker
         try:
             _inspect(client, args)
         except redis.RedisError as error:  # not the URL: it may hold a password

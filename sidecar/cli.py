@@ -61,6 +61,18 @@ def serve_main(argv: list[str] | None = None) -> None:
     Sidecar().run()
 
 
+def _health(url: str, timeout: float) -> None:
+    import requests
+
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as error:
+        sys.exit(f"nextpyter-admin: the sidecar at {url} did not answer ({type(error).__name__})")
+    if response.status_code != 200:
+        sys.exit(f"nextpyter-admin: the sidecar at {url} answered {response.status_code}")
+    print("ok")
+
+
 def admin_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="nextpyter-admin", description="NextPyter administration")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,7 +111,16 @@ def admin_main(argv: list[str] | None = None) -> None:
     )
     egress.add_argument("--apply", action="store_true", help="insert the missing rules now")
 
+    health = sub.add_parser(
+        "health", help="exit 0 if the sidecar at URL answers its health check (containers)"
+    )
+    health.add_argument("--url", default="http://127.0.0.1:8000/api/v1/health")
+    health.add_argument("--timeout", type=float, default=4.0)
+
     args = parser.parse_args(argv)
+    if args.command == "health":
+        _health(args.url, args.timeout)
+        return
     if args.command == "egress-rules":
         from .runtime import egress as egress_rules
 

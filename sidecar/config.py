@@ -87,6 +87,22 @@ def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
     return value
 
 
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """``NEXTPYTER_<name>``, or the contents of the file ``NEXTPYTER_<name>_FILE`` names
+    (a container secret), without its line end."""
+    file = env.get(f"{PREFIX}{name}_FILE") or ""
+    if env.get(PREFIX + name) or not file:
+        return _get(env, name)
+    try:
+        value = Path(file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"{PREFIX}{name}_FILE={file} cannot be read: {reason}") from None
+    if not value:
+        raise ConfigError(f"{PREFIX}{name}_FILE={file} is empty")
+    return value
+
+
 def _ranged(
     env: Mapping[str, str], name: str, default: float, low: float, high: float, kind: type
 ) -> Any:
@@ -153,7 +169,7 @@ def _origin(url: str) -> str:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise :class:`ConfigError` on the first bad one."""
     env = os.environ if env is None else env
-    secret = _get(env, "SECRET_KEY")
+    secret = _secret(env, "SECRET_KEY")
     if len(secret) < 32:
         raise ConfigError(
             f"{PREFIX}SECRET_KEY must have at least 32 characters "

@@ -1,0 +1,443 @@
+"""The compose deployment (compose/): its files, and the stack itself under Debian's
+``docker-compose`` on the tests' Docker engine.
+
+No Nextcloud or database image can be pulled here, so the slow test starts the stack minus
+those two: Redis, the engine (the real ``dockerd`` in a container built from the local
+Debian base, reached over TLS with the certificates it made at its first start), two
+sidecars, pagletto and the gateway. A launch token signed by the app's PHP code goes
+through the gateway; pagletto pulls the notebook image into the engine from a registry;
+the notebook runs inside the engine, on the user's files in Nextcloud's data volume. Then
+``docker-compose down`` must leave no container and no network behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import requests
+import yaml
+
+from sidecar import devdocker
+from sidecar.runtime import egress
+from sidecar.slugs import slug_for
+
+from .conftest import require, require_root, wait_until
+from .test_contract_php import ISSUER, PhpApp
+
+COMPOSE = Path(__file__).resolve().parent.parent / "compose"
+FILES = (COMPOSE / "docker-compose.yml", COMPOSE / "engine-unprivileged.yml")
+# The tests read the example's settings (its defaults), never a developer's compose/.env.
+EXAMPLE = COMPOSE / ".env.example"
+DATA = "/var/www/html/data"
+RUNTIME = "/run/nextpyter"
+USER = "alice"
+NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def compose_config(*files: Path) -> dict[str, Any]:
+    """The model docker-compose makes of ``files`` (validated against the Compose schema,
+    variables interpolated with their defaults)."""
+    compose = require("docker-compose")
+    command = [compose, "--env-file", str(EXAMPLE), "--project-directory", str(COMPOSE)]
+    for file in files:
+        command += ["-f", str(file)]
+    done = subprocess.run(
+        [*command, "config"], capture_output=True, text=True, timeout=60, env=clean_env()
+    )
+    assert done.returncode == 0, done.stderr
+    config: dict[str, Any] = yaml.safe_load(done.stdout)
+    return config
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any compose or NextPyter setting of its own."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTPYTER_", "NEXTCLOUD_"))}
+    keep = {k: v for k, v in keep.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    return {**keep, **extra}
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """target → source of a service's volumes (docker-compose config lists them in the short
+    syntax, source:target[:mode], or the long one)."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target, *_ = volume.split(":")
+            found[target] = source
+        else:
+            found[volume["target"]] = str(volume.get("source", ""))
+    return found
+
+
+def published(service: dict[str, Any]) -> str:
+    """The host port of a service's first published port."""
+    port = service["ports"][0]
+    return str(port.split(":")[-2] if isinstance(port, str) else port["published"])
+
+
+# -- the files ---------------------------------------------------------------------------
+def test_the_compose_file_is_valid_and_wires_the_system_as_designed() -> None:
+    config = compose_config(FILES[0])
+    services = config["services"]
+    assert set(services) == {
+        *("secrets", "nextcloud", "db", "redis", "engine", "sidecar", "pagletto", "gateway"),
+    }
+    # Never the host's Docker socket: the engine is Docker-in-Docker, reached over TLS.
+    for name, service in services.items():
+        for target, source in mounts(service).items():
+            assert "docker.sock" not in target + source, name
+    for name in ("sidecar", "pagletto"):
+        env = services[name]["environment"]
+        assert env["DOCKER_HOST"] == "tcp://engine:2376", name
+        assert env["DOCKER_TLS_VERIFY"] == "1", name
+        assert mounts(services[name])["/certs/client"] == "engine-client", name
+        assert services[name]["read_only"] is True and services[name]["cap_drop"] == ["ALL"]
+        assert "no-new-privileges:true" in services[name]["security_opt"]
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    assert services["sidecar"]["scale"] == 2
+    assert services["engine"]["privileged"] is True
+    # Nextcloud's data directory at one path for Nextcloud, the engine and the sidecar (so
+    # a user's files mount into notebooks); the runtime directory (the servers' sockets) at
+    # one path for the sidecar, the engine and the gateway.
+    for name in ("nextcloud", "engine", "sidecar"):
+        assert mounts(services[name])[DATA] == "nextcloud-data", name
+    assert services["sidecar"]["environment"]["NEXTPYTER_DATA_DIR"] == DATA
+    for name in ("engine", "sidecar", "gateway"):
+        assert mounts(services[name])[RUNTIME] == "runtime", name
+    assert services["sidecar"]["environment"]["NEXTPYTER_RUNTIME_DIR"] == RUNTIME
+    # The gateway on an origin of its own: another port than Nextcloud's.
+    assert published(services["nextcloud"]) == "8080"
+    assert published(services["gateway"]) == "8081"
+    # The app mounted into custom_apps/, and the hook that enables it.
+    assert mounts(services["nextcloud"])["/var/www/html/custom_apps/nextpyter"].endswith(
+        "nextcloud_app"
+    )
+    hook = COMPOSE / "nextcloud/hooks/before-starting/50-nextpyter.sh"
+    assert os.access(hook, os.X_OK) and "occ app:enable nextpyter" in hook.read_text()
+    # Redis with append-only persistence; internal networks for Redis, the database, and
+    # the engine's API.
+    assert "--appendonly" in services["redis"]["command"]
+    assert services["redis"]["networks"] == {"backend": None}
+    assert config["networks"]["backend"]["internal"] is True
+    assert config["networks"]["database"]["internal"] is True
+    # Secrets are made at the first start, each volume mounted only where it is needed.
+    holders = {
+        volume: sorted(n for n, s in services.items() if volume in mounts(s).values())
+        for volume in ("secrets-database", "secrets-nextcloud", "secrets-sidecar")
+    }
+    assert holders == {
+        "secrets-database": ["db", "nextcloud", "secrets"],
+        "secrets-nextcloud": ["nextcloud", "secrets"],
+        "secrets-sidecar": ["secrets", "sidecar"],
+    }
+
+
+def test_the_unprivileged_engine_variant_is_valid() -> None:
+    engine = compose_config(*FILES)["services"]["engine"]
+    assert engine["privileged"] is False
+    assert "ALL" in engine["cap_add"] and "seccomp=unconfined" in engine["security_opt"]
+
+
+def test_every_setting_of_the_compose_file_is_in_env_example() -> None:
+    text = "\n".join(path.read_text() for path in FILES)
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)", text))
+    example = (COMPOSE / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, re.MULTILINE))
+    assert used - documented == set(), "used in docker-compose.yml, missing in .env.example"
+    assert documented - used == {"COMPOSE_PROJECT_NAME"}, "in .env.example, used nowhere"
+    # Every setting there is explained by a comment right above it.
+    lines = example.splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^#?\s*[A-Z0-9_]+=", line):
+            assert number and lines[number - 1].startswith("#"), line
+    # No secret is shipped: the secrets are made at the first start.
+    assert not re.search(r"(PASSWORD|SECRET)[A-Z_]*=\S", example)
+
+
+def test_the_engine_image_applies_the_sidecars_own_egress_rules() -> None:
+    assert (COMPOSE / "engine" / "egress-rules.sh").read_text() == egress.shell()
+    assert os.access(COMPOSE / "engine" / "nextpyter-engine", os.X_OK)
+    assert os.access(COMPOSE / "init" / "secrets.sh", os.X_OK)
+
+
+def test_the_images_run_as_www_data_and_take_their_base_as_an_argument() -> None:
+    dockerfile = (COMPOSE / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "\nARG BASE=" in dockerfile
+    assert "\nUSER 33:33\n" in dockerfile
+    assert re.findall(r"^FROM \S+ AS (\S+)", dockerfile, re.MULTILINE) == [
+        "build",
+        "runtime",
+        "pagletto",
+        "sidecar",
+    ]
+    assert "\nARG BASE=" in (COMPOSE / "engine" / "Dockerfile").read_text()
+
+
+# -- the stack ---------------------------------------------------------------------------
+@dataclass
+class Project:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    client: docker.DockerClient
+    gateway: str
+
+    def compose(self, *args: str, timeout: float = 300) -> str:
+        done = subprocess.run(
+            [*self.command, *args], capture_output=True, text=True, timeout=timeout, env=self.env
+        )
+        assert done.returncode == 0, f"docker-compose {' '.join(args)}:\n{done.stderr[-4000:]}"
+        return done.stdout
+
+    def containers(self, service: str | None = None) -> list[Any]:
+        labels = [f"com.docker.compose.project={self.name}"]
+        if service:
+            labels.append(f"com.docker.compose.service={service}")
+        return list(self.client.containers.list(all=True, filters={"label": labels}))
+
+    def one(self, service: str) -> Any:
+        found = self.containers(service)
+        assert found, f"no {service} container"
+        return found[0]
+
+    def run(self, service: str, *command: str, user: str = "", **env: str) -> str:
+        result = self.one(service).exec_run(list(command), user=user, environment=env)
+        output = result.output.decode(errors="replace")
+        assert result.exit_code == 0, f"{service}: {' '.join(command)}:\n{output}"
+        return str(output)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {c.name}\n{c.logs(tail=30).decode(errors='replace')}" for c in self.containers()
+        )
+
+
+def follow(url: str, timeout: float = 300) -> list[dict[str, Any]]:
+    """A launch's server-sent events, to the last (ready or failed)."""
+    events: list[dict[str, Any]] = []
+    with requests.get(url, stream=True, timeout=timeout) as response:
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+                if events[-1].get("state") in {"ready", "failed"}:
+                    break
+    return events
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory, docker_engine: tuple[Any, str]
+) -> Iterator[tuple[Project, PhpApp]]:
+    require_root("the compose test runs on the tests' own Docker engine")
+    compose = require("docker-compose")
+    engine, jupyter = docker_engine
+    client = engine.client(timeout=600)
+    workdir = tmp_path_factory.mktemp("compose")
+    images = devdocker.compose_images(client)
+    registry = devdocker.start_registry(
+        workdir / "registry", engine.netns.host_ip, devdocker.CACHE / "registry"
+    )
+    notebook_image = f"{registry.address}/{jupyter}"
+    devdocker.push(client, jupyter, notebook_image)
+    # The app's real signing path makes the key ring and the JWKS the sidecar reads (here
+    # from a file: no Nextcloud serves it).
+    app = PhpApp(workdir)
+    app.sign()
+    shared = workdir / "jwks"
+    shared.mkdir()
+    os.chmod(shared, 0o755)  # noqa: S103 - a public key, read by the sidecar's uid
+    override = workdir / "test.yml"
+    override.write_text(
+        json.dumps(
+            {
+                "services": {
+                    "sidecar": {
+                        "environment": {"NEXTPYTER_JWKS": "/run/nextpyter-test/jwks.json"},
+                        "volumes": [f"{shared}:/run/nextpyter-test:ro"],
+                    }
+                }
+            }
+        )
+    )
+    port = str(devdocker.devstack.free_port())
+    name = f"nextpyter-t{uuid.uuid4().hex[:8]}"
+    env = clean_env(
+        DOCKER_HOST=engine.url,
+        NEXTPYTER_ENGINE_IMAGE=images["engine"],
+        NEXTPYTER_SIDECAR_IMAGE=images["sidecar"],
+        NEXTPYTER_PAGLETTO_IMAGE=images["pagletto"],
+        # The local base stands in for the official redis and nginx images.
+        NEXTPYTER_REDIS_IMAGE=images["stack"],
+        NEXTPYTER_GATEWAY_IMAGE=images["stack"],
+        # The test registry serves plain HTTP on this machine's end of the namespace.
+        NEXTPYTER_ENGINE_ARGS=f"--insecure-registry={devdocker.REGISTRY_RANGE}",
+        NEXTPYTER_IMAGE=notebook_image,
+        NEXTCLOUD_URL=ISSUER,
+        # Published on the engine's namespace's own address, which this machine reaches.
+        NEXTPYTER_GATEWAY_BIND=engine.netns.ns_ip,
+        NEXTPYTER_GATEWAY_PORT=port,
+    )
+    command = [compose, "--env-file", str(EXAMPLE), "--project-directory", str(COMPOSE)]
+    command += ["-p", name]
+    for file in (*FILES, override):
+        command += ["-f", str(file)]
+    running = Project(name, command, env, client, f"http://{engine.netns.ns_ip}:{port}")
+    try:
+        (shared / "jwks.json").write_text(app.jwks_path.read_text())
+        os.chmod(shared / "jwks.json", 0o644)
+        try:
+            running.compose("up", "-d", "--no-build", "gateway", "pagletto", timeout=600)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{running.logs()}") from None
+        yield running, app
+    finally:
+        # Whatever the test did: nothing of this project stays on the engine.
+        subprocess.run(
+            [*command, "down", "--volumes", "--timeout", "30"],
+            capture_output=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+        registry.stop()
+        client.images.remove(notebook_image)  # the tag, not the image
+        client.close()
+
+
+@pytest.mark.slow
+def test_the_stack_runs_a_notebook_through_the_gateway_and_down_leaves_nothing(
+    project: tuple[Project, PhpApp],
+) -> None:
+    stack, app = project
+    # The services that started, each healthy: two sidecars.
+    states = {c.name: c.attrs["State"] for c in stack.containers()}
+    services = sorted(c.labels["com.docker.compose.service"] for c in stack.containers())
+    assert services == [
+        *("engine", "gateway", "pagletto", "redis", "secrets", "sidecar", "sidecar"),
+    ], states
+
+    def health(container: Any) -> str:
+        container.reload()
+        state = container.attrs["State"]
+        if container.labels["com.docker.compose.service"] == "secrets":
+            return f"{state['Status']} {state['ExitCode']}"
+        return str(state["Health"]["Status"])
+
+    # The gateway comes last (nothing waits for it); wait for its first healthcheck.
+    wait_until(lambda: health(stack.one("gateway")) != "starting", timeout=60, interval=0.5)
+    assert {c.name: health(c) for c in stack.containers()} == {
+        c.name: "exited 0" if c.name.endswith("_secrets_1") else "healthy"
+        for c in stack.containers()
+    }
+
+    # The sidecar and pagletto: www-data, no capabilities, read-only, and the engine over TLS.
+    for service in ("sidecar", "pagletto"):
+        attrs = stack.one(service).attrs
+        assert attrs["Config"]["User"] == "33:33"
+        assert attrs["HostConfig"]["ReadonlyRootfs"] is True
+        assert attrs["HostConfig"]["CapDrop"] == ["ALL"]
+        assert "DOCKER_HOST=tcp://engine:2376" in attrs["Config"]["Env"]
+    probe = (
+        "import docker, docker.tls, sys\n"
+        "ok = docker.from_env().version()['Version']\n"
+        "def refused(**kw):\n"
+        "    try:\n"
+        "        docker.DockerClient(base_url='tcp://engine:2376', timeout=5, **kw).version()\n"
+        "    except Exception as error:\n"
+        "        return type(error).__name__\n"
+        "    sys.exit('the engine answered a client without a certificate')\n"
+        "plain = refused()\n"
+        "nocert = refused(tls=docker.tls.TLSConfig(ca_cert='/certs/client/ca.pem', verify=True))\n"
+        "print(ok, plain, nocert)\n"
+    )
+    version, plain, nocert = stack.run("sidecar", "python3", "-c", probe).split()
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+\S*", version)
+    # Refused (the probe exits if the engine answered): plain HTTP, and TLS without the
+    # client certificate.
+    assert plain == nocert == "DockerException"
+    # The client key is the sidecar's, and the CA's key is not there at all.
+    listing = stack.run("sidecar", "ls", "-ln", "/certs/client")
+    assert re.search(r"-r-------- +1 +33 +33 .* key\.pem", listing), listing
+    assert "ca-key" not in listing
+    secret = stack.run("sidecar", "stat", "-c", "%a %u", "/run/secrets/sidecar/secret_key")
+    assert secret.split() == ["400", "33"]
+
+    # Nextcloud's part, which no image here can play: the user's folder in the data
+    # volume, with a notebook in it.
+    stack.run(
+        "engine",
+        "sh",
+        "-c",
+        f"install -d -o 33 -g 33 -m 0750 {DATA}/{USER} {DATA}/{USER}/files {DATA}/{USER}/files/work"
+        f' && printf %s "$NB" > {DATA}/{USER}/files/work/analysis.ipynb'
+        f" && chown 33:33 {DATA}/{USER}/files/work/analysis.ipynb",
+        NB=json.dumps(NOTEBOOK),
+    )
+    token = app.sign("--user", USER, "--path", "work/analysis.ipynb")["launch"]
+    started = time.monotonic()
+    response = requests.post(f"{stack.gateway}/api/v1/launch", json={"token": token}, timeout=30)
+    assert response.status_code == 202, response.text
+    cookie = response.headers["Set-Cookie"].split(";")[0]
+    launch = response.json()
+    events = follow(f"{stack.gateway}{launch['events']}")
+    assert events and events[-1]["state"] == "ready", (events[-3:], stack.logs())
+    took = time.monotonic() - started
+    # pagletto pulled the image into the engine, with byte-level progress.
+    pulls = [json.loads(e["pull"]) for e in events if e["state"] == "pulling" and e.get("pull")]
+    assert pulls and pulls[-1]["state"] == "done" and pulls[-1]["total"] > 10_000_000, pulls[-3:]
+    # The same token again: single use, across both sidecars (Redis).
+    again = requests.post(f"{stack.gateway}/api/v1/launch", json={"token": token}, timeout=30)
+    assert again.status_code in (401, 403) and again.json()["title"], again.text
+
+    slug = slug_for(USER)
+    headers = {"Cookie": cookie}
+    lab = requests.get(f"{stack.gateway}/user/{slug}/lab/tree/work/analysis.ipynb",
+                       headers=headers, timeout=30)  # fmt: skip
+    assert lab.status_code == 200 and "JupyterLab" in lab.text
+    opened = requests.get(f"{stack.gateway}/user/{slug}/api/contents/work/analysis.ipynb",
+                          headers=headers, timeout=30)  # fmt: skip
+    assert opened.status_code == 200 and opened.json()["content"]["nbformat"] == 4
+    # A file the notebook writes lands in the user's Nextcloud folder, as www-data.
+    xsrf = lab.cookies.get("_xsrf") or requests.get(
+        f"{stack.gateway}/user/{slug}/lab", headers=headers, timeout=30
+    ).cookies.get("_xsrf")
+    assert xsrf
+    saved = requests.put(
+        f"{stack.gateway}/user/{slug}/api/contents/work/result.txt",
+        headers={"Cookie": f"{cookie}; _xsrf={xsrf}", "X-XSRFToken": xsrf},
+        json={"type": "file", "format": "text", "content": "written in the notebook"},
+        timeout=30,
+    )
+    assert saved.status_code in (200, 201), saved.text
+    written = stack.run("engine", "stat", "-c", "%u %s", f"{DATA}/{USER}/files/work/result.txt")
+    assert written.split() == ["33", str(len("written in the notebook"))]
+    # Without the cookie, the gateway refuses.
+    assert requests.get(f"{stack.gateway}/user/{slug}/lab", timeout=30).status_code in (401, 403)
+
+    # The notebook runs in the Docker-in-Docker engine, not on the engine compose runs on.
+    inner = stack.run("engine", "docker", "ps", "--format", "{{.Names}}").split()
+    assert f"nextpyter-{slug}" in inner
+    assert not stack.client.containers.list(filters={"name": f"nextpyter-{slug}"})
+    print(f"launch with a pull, token POST to ready: {took:.1f} s")
+
+    # `down`: no container and no network of the project are left; the volumes (the
+    # deployment's state) stay until `down --volumes`.
+    stack.compose("down", "--timeout", "30")
+    assert stack.containers() == []
+    label = {"label": [f"com.docker.compose.project={stack.name}"]}
+    assert stack.client.networks.list(filters=label) == []
+    volumes = {v.name for v in stack.client.volumes.list(filters=label)}
+    assert f"{stack.name}_secrets-sidecar" in volumes and f"{stack.name}_redis" in volumes
+    stack.compose("down", "--volumes", "--timeout", "30")
+    assert stack.client.volumes.list(filters=label) == []
