@@ -73,3 +73,16 @@ def test_sessions_stop_and_api_tokens(
     assert "ci" in listed and "npt_" not in listed  # never shown again
     with pytest.raises(SystemExit, match="unknown"):
         admin_main(["token", "create", "--name", "x", "--scope", "root"])
+
+
+def test_health_says_whether_the_sidecar_answers(stack: Any, capsys: Any) -> None:
+    """`nextpyter-admin health`: the containers' healthcheck."""
+    admin_main(["health", "--url", f"{stack.sidecar_url}/api/v1/health"])
+    assert capsys.readouterr().out.strip() == "ok"
+    with pytest.raises(SystemExit) as wrong:
+        admin_main(["health", "--url", f"{stack.sidecar_url}/api/v1/nothing-here"])
+    assert "answered 404" in str(wrong.value.code)
+    closed = f"http://127.0.0.1:{devstack.free_port()}/api/v1/health"
+    with pytest.raises(SystemExit) as away:
+        admin_main(["health", "--url", closed, "--timeout", "2"])
+    assert "did not answer (ConnectionError)" in str(away.value.code)

@@ -91,7 +91,8 @@ def test_the_compose_file_is_valid_and_wires_the_system_as_designed() -> None:
     config = compose_config(FILES[0])
     services = config["services"]
     assert set(services) == {
-        *("secrets", "nextcloud", "db", "redis", "engine", "sidecar", "pagletto", "gateway"),
+        *("secrets", "nextcloud", "cron", "db", "redis", "engine", "sidecar", "pagletto"),
+        "gateway",
     }
     # Never the host's Docker socket: the engine is Docker-in-Docker, reached over TLS.
     for name, service in services.items():
@@ -110,7 +111,7 @@ def test_the_compose_file_is_valid_and_wires_the_system_as_designed() -> None:
     # Nextcloud's data directory at one path for Nextcloud, the engine and the sidecar (so
     # a user's files mount into notebooks); the runtime directory (the servers' sockets) at
     # one path for the sidecar, the engine and the gateway.
-    for name in ("nextcloud", "engine", "sidecar"):
+    for name in ("nextcloud", "cron", "engine", "sidecar"):
         assert mounts(services[name])[DATA] == "nextcloud-data", name
     assert services["sidecar"]["environment"]["NEXTPYTER_DATA_DIR"] == DATA
     for name in ("engine", "sidecar", "gateway"):
@@ -137,7 +138,7 @@ def test_the_compose_file_is_valid_and_wires_the_system_as_designed() -> None:
         for volume in ("secrets-database", "secrets-nextcloud", "secrets-sidecar")
     }
     assert holders == {
-        "secrets-database": ["db", "nextcloud", "secrets"],
+        "secrets-database": ["db", "nextcloud", "secrets"],  # not cron: it reads config.php
         "secrets-nextcloud": ["nextcloud", "secrets"],
         "secrets-sidecar": ["secrets", "sidecar"],
     }

@@ -77,3 +77,29 @@ def test_launch_origins_are_written_as_browsers_send_origin(tmp_path: Path) -> N
     }
     with pytest.raises(ConfigError, match="NEXTPYTER_LAUNCH_ORIGINS"):
         load_settings(env(tmp_path, NEXTPYTER_LAUNCH_ORIGINS="cloud.example.com"))
+
+
+def test_the_secret_key_may_come_from_a_file(tmp_path: Path) -> None:
+    """NEXTPYTER_SECRET_KEY_FILE: a container secret (compose/init/secrets.sh writes one)."""
+    key = tmp_path / "secret_key"
+    key.write_text("k" * 64 + "\n")
+    unset = {"NEXTPYTER_SECRET_KEY": "<unset>"}
+    settings = load_settings(env(tmp_path, **unset, NEXTPYTER_SECRET_KEY_FILE=str(key)))
+    assert settings.secret_key == "k" * 64  # without the line end
+    # The variable itself wins over the file.
+    direct = load_settings(env(tmp_path, NEXTPYTER_SECRET_KEY_FILE=str(key)))
+    assert direct.secret_key == "s" * 40
+    problems = {
+        "missing": (tmp_path / "nope", "cannot be read: No such file or directory"),
+        "empty": (tmp_path / "empty", "is empty"),
+        "short": (tmp_path / "short", "at least 32 characters"),
+        "binary": (tmp_path / "binary", "not UTF-8 text"),
+    }
+    (tmp_path / "empty").write_text("\n")
+    (tmp_path / "short").write_text("tooshort-secret")
+    (tmp_path / "binary").write_bytes(b"\xff\xfe" * 20)
+    for path, message in problems.values():
+        with pytest.raises(ConfigError, match="NEXTPYTER_SECRET_KEY") as caught:
+            load_settings(env(tmp_path, **unset, NEXTPYTER_SECRET_KEY_FILE=str(path)))
+        assert message in str(caught.value)
+        assert "tooshort-secret" not in str(caught.value)  # a secret is never echoed

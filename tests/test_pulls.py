@@ -1148,6 +1148,28 @@ def test_pagletto_status_and_requeue(redis_service: Any, redis_client: redis_lib
     assert "Traceback" not in unknown.stderr + garbage.stderr
 
 
+def test_pagletto_health_is_this_hosts_worker_being_seen(
+    redis_service: Any, redis_client: redis_lib.Redis
+) -> None:
+    """`pagletto health`, the container's healthcheck: a worker of this host name (any pid)
+    said it runs within 20 s; another host's worker does not count."""
+    import socket
+
+    redis_client.delete(contract.WORKERS)
+    contract.seen(redis_client, "elsewhere-7")
+    sick = _pagletto(redis_service.address, "health")
+    assert sick.returncode != 0 and f"({socket.gethostname()}-*)" in sick.stderr
+    assert "Traceback" not in sick.stderr
+    contract.seen(redis_client, f"{socket.gethostname()}-1")
+    well = _pagletto(redis_service.address, "health")
+    assert well.returncode == 0, well.stderr
+    assert well.stdout.strip() == f"ok: {socket.gethostname()}-1"
+    # Seen too long ago: not healthy any more.
+    redis_client.zadd(contract.WORKERS, {f"{socket.gethostname()}-1": 1.0})
+    assert _pagletto(redis_service.address, "health").returncode != 0
+    redis_client.delete(contract.WORKERS)
+
+
 def test_pagletto_refuses_bad_settings_with_the_variable_named(redis_service: Any) -> None:
     bad = _pagletto("ftp://nowhere", "status")
     assert bad.returncode != 0

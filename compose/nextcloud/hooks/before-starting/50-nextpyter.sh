@@ -15,6 +15,7 @@ if php occ config:app:get nextpyter settings >/dev/null 2>&1; then
 fi
 
 php occ app:enable nextpyter
+php occ background:cron # the `cron` service runs the background jobs
 settings=$(php -r '
 	$image = getenv("NEXTPYTER_IMAGE");
 	echo json_encode([
