@@ -107,6 +107,11 @@ def test_the_compose_file_is_valid_and_wires_the_system_as_designed() -> None:
         assert "no-new-privileges:true" in services[name]["security_opt"]
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
     assert services["sidecar"]["scale"] == 2
+    # The images built here are never pulled (no one else's image of that name runs).
+    for name in ("secrets", "engine", "sidecar", "pagletto"):
+        assert services[name]["pull_policy"] == "build", name
+    for name in ("sidecar", "pagletto"):
+        assert services[name]["user"] == "33:33", name
     assert services["engine"]["privileged"] is True
     # Nextcloud's data directory at one path for Nextcloud, the engine and the sidecar (so
     # a user's files mount into notebooks); the runtime directory (the servers' sockets) at
@@ -121,8 +126,9 @@ def test_the_compose_file_is_valid_and_wires_the_system_as_designed() -> None:
     assert published(services["nextcloud"]) == "8080"
     assert published(services["gateway"]) == "8081"
     # The app mounted into custom_apps/, and the hook that enables it.
+    # (the built app only, as `make appstore` lays it out: no tests, sources or tools).
     assert mounts(services["nextcloud"])["/var/www/html/custom_apps/nextpyter"].endswith(
-        "nextcloud_app"
+        "nextcloud_app/build/nextpyter"
     )
     hook = COMPOSE / "nextcloud/hooks/before-starting/50-nextpyter.sh"
     assert os.access(hook, os.X_OK) and "occ app:enable nextpyter" in hook.read_text()
@@ -169,7 +175,6 @@ def test_every_setting_of_the_compose_file_is_in_env_example() -> None:
 def test_the_engine_image_applies_the_sidecars_own_egress_rules() -> None:
     assert (COMPOSE / "engine" / "egress-rules.sh").read_text() == egress.shell()
     assert os.access(COMPOSE / "engine" / "nextpyter-engine", os.X_OK)
-    assert os.access(COMPOSE / "init" / "secrets.sh", os.X_OK)
 
 
 def test_the_images_run_as_www_data_and_take_their_base_as_an_argument() -> None:
@@ -338,7 +343,7 @@ def test_the_stack_runs_a_notebook_through_the_gateway_and_down_leaves_nothing(
     # The gateway comes last (nothing waits for it); wait for its first healthcheck.
     wait_until(lambda: health(stack.one("gateway")) != "starting", timeout=60, interval=0.5)
     assert {c.name: health(c) for c in stack.containers()} == {
-        c.name: "exited 0" if c.name.endswith("_secrets_1") else "healthy"
+        c.name: "exited 0" if c.labels["com.docker.compose.service"] == "secrets" else "healthy"
         for c in stack.containers()
     }
 
@@ -350,23 +355,23 @@ def test_the_stack_runs_a_notebook_through_the_gateway_and_down_leaves_nothing(
         assert attrs["HostConfig"]["CapDrop"] == ["ALL"]
         assert "DOCKER_HOST=tcp://engine:2376" in attrs["Config"]["Env"]
     probe = (
-        "import docker, docker.tls, sys\n"
-        "ok = docker.from_env().version()['Version']\n"
+        "import docker, docker.tls, json\n"
         "def refused(**kw):\n"
         "    try:\n"
         "        docker.DockerClient(base_url='tcp://engine:2376', timeout=5, **kw).version()\n"
         "    except Exception as error:\n"
-        "        return type(error).__name__\n"
-        "    sys.exit('the engine answered a client without a certificate')\n"
-        "plain = refused()\n"
-        "nocert = refused(tls=docker.tls.TLSConfig(ca_cert='/certs/client/ca.pem', verify=True))\n"
-        "print(ok, plain, nocert)\n"
+        "        return str(error)\n"
+        "    return 'answered'\n"
+        "print(json.dumps({'version': docker.from_env().version()['Version'],\n"
+        "    'plain': refused(),\n"
+        "    'nocert': refused(tls=docker.tls.TLSConfig(ca_cert='/certs/client/ca.pem',"
+        " verify=True))}))\n"
     )
-    version, plain, nocert = stack.run("sidecar", "python3", "-c", probe).split()
-    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+\S*", version)
-    # Refused (the probe exits if the engine answered): plain HTTP, and TLS without the
-    # client certificate.
-    assert plain == nocert == "DockerException"
+    answers = json.loads(stack.run("sidecar", "python3", "-c", probe))
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+\S*", answers["version"])
+    # Refused: plain HTTP, and TLS without the client certificate.
+    assert "HTTP request to an HTTPS server" in answers["plain"], answers
+    assert "SSLError" in answers["nocert"] and "certificate" in answers["nocert"], answers
     # The client key is the sidecar's, and the CA's key is not there at all.
     listing = stack.run("sidecar", "ls", "-ln", "/certs/client")
     assert re.search(r"-r-------- +1 +33 +33 .* key\.pem", listing), listing
@@ -431,6 +436,38 @@ def test_the_stack_runs_a_notebook_through_the_gateway_and_down_leaves_nothing(
     assert f"nextpyter-{slug}" in inner
     assert not stack.client.containers.list(filters={"name": f"nextpyter-{slug}"})
     print(f"launch with a pull, token POST to ready: {took:.1f} s")
+
+    # The notebook reaches none of the deployment's services: not Redis, not a sidecar, not
+    # the engine's API (the egress rules, applied before the engine said it was healthy).
+    addresses = {
+        service: next(iter(stack.one(service).attrs["NetworkSettings"]["Networks"].values()))[
+            "IPAddress"
+        ]
+        for service in ("redis", "sidecar", "engine")
+    }
+    reach = (
+        "import json, socket, sys\n"
+        "found = {}\n"
+        "for target in sys.argv[1:]:\n"
+        "    host, port = target.rsplit(':', 1)\n"
+        "    try:\n"
+        "        socket.create_connection((host, int(port)), timeout=3).close()\n"
+        "        found[target] = 'connected'\n"
+        "    except OSError as error:\n"
+        "        found[target] = type(error).__name__\n"
+        "print(json.dumps(found))\n"
+    )
+    targets = [f"{addresses['redis']}:6379", f"{addresses['sidecar']}:8000"]
+    targets += [f"{addresses['engine']}:2376"]
+    notebook = ["docker", "exec", f"nextpyter-{slug}", "python3", "-c", reach]
+    tried = json.loads(stack.run("engine", *notebook, *targets))
+    assert set(tried) == set(targets)
+    assert "connected" not in tried.values(), tried
+    # By name it does not even find them (the deployment's names are not the notebook's).
+    unnamed = stack.one("engine").exec_run(
+        ["docker", "exec", f"nextpyter-{slug}", "getent", "hosts", "redis"]
+    )
+    assert unnamed.exit_code != 0
 
     # `down`: no container and no network of the project are left; the volumes (the
     # deployment's state) stay until `down --volumes`.
