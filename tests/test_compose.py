@@ -302,10 +302,12 @@ def project(
     try:
         (shared / "jwks.json").write_text(app.jwks_path.read_text())
         os.chmod(shared / "jwks.json", 0o644)
+        started = time.monotonic()
         try:
             running.compose("up", "-d", "--no-build", "gateway", "pagletto", timeout=600)
         except AssertionError as error:
             raise AssertionError(f"{error}\n{running.logs()}") from None
+        print(f"docker-compose up (to the sidecars healthy): {time.monotonic() - started:.1f} s")
         yield running, app
     finally:
         # Whatever the test did: nothing of this project stays on the engine.
@@ -435,7 +437,10 @@ def test_the_stack_runs_a_notebook_through_the_gateway_and_down_leaves_nothing(
     inner = stack.run("engine", "docker", "ps", "--format", "{{.Names}}").split()
     assert f"nextpyter-{slug}" in inner
     assert not stack.client.containers.list(filters={"name": f"nextpyter-{slug}"})
-    print(f"launch with a pull, token POST to ready: {took:.1f} s")
+    print(
+        f"launch with a pull of {pulls[-1]['total'] / 1e6:.1f} MB,"
+        f" token POST to ready: {took:.1f} s"
+    )
 
     # The notebook reaches none of the deployment's services: not Redis, not a sidecar, not
     # the engine's API (the egress rules, applied before the engine said it was healthy).
