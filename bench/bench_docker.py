@@ -67,6 +67,15 @@ DEFAULT_OUTPUT = REPO / "bench" / "results-docker.json"
 UID = 33
 USER_ID = "bench"
 START_TIMEOUT = 90.0
+# What ends a benchmark with "benchmark failed: …" (and its files kept), not a traceback.
+FAILURES = (
+    BenchError,
+    devstack.ServiceError,
+    devdocker.DevDockerError,
+    docker.errors.DockerException,
+    requests.RequestException,
+    OSError,
+)
 
 
 @dataclass
@@ -384,14 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{args.users} users at once")
             concurrency = measure_concurrency(stack, args.users, log)
             image = stack.image
-    except (
-        BenchError,
-        devstack.ServiceError,
-        devdocker.DevDockerError,
-        docker.errors.DockerException,
-        requests.RequestException,
-        OSError,
-    ) as error:
+    except FAILURES as error:
         log(f"benchmark failed: {error}; files kept in {workdir}")
         return 1
     shutil.rmtree(workdir, ignore_errors=True)

@@ -62,7 +62,7 @@ import requests
 
 # Run as a script, this directory is first on sys.path: bench_docker is bench/bench_docker.py,
 # and bench is bench/bench.py.
-from bench_docker import USER_ID, DockerStack, floor_run
+from bench_docker import FAILURES, USER_ID, DockerStack, floor_run
 
 from bench import (
     BenchError,
@@ -641,15 +641,7 @@ def main(argv: list[str] | None = None) -> int:
             cold = measure_cold(stack, args.runs, log)
             registry = f"docker-registry on {stack.registry.address}"
             log("stopping everything")
-    except (
-        BenchError,
-        devstack.ServiceError,
-        devdocker.DevDockerError,
-        docker.errors.DockerException,
-        redis_lib.RedisError,
-        requests.RequestException,
-        OSError,
-    ) as error:
+    except (*FAILURES, redis_lib.RedisError) as error:
         log(f"benchmark failed: {error}; files kept in {workdir}")
         return 1
     shutil.rmtree(workdir, ignore_errors=True)

@@ -497,6 +497,17 @@ def download_wheels(target: Path, requirements: tuple[str, ...] = JUPYTER_REQUIR
         raise DevDockerError(f"pip download failed:\n{run.stdout[-2000:]}{run.stderr[-3000:]}")
 
 
+def _wheelhouse(cache: Path, requirements: tuple[str, ...], key: str) -> Path:
+    """The wheels of ``requirements`` in the cache, downloaded once (``key`` is part of the
+    folder's name, so the Jupyter image's folder made before this helper is still found)."""
+    wheels = cache / f"wheels-{_digest(*requirements, key, 'glibc-2.36')}"
+    if not (wheels / ".complete").exists():
+        shutil.rmtree(wheels, ignore_errors=True)
+        download_wheels(wheels, requirements)
+        (wheels / ".complete").touch()
+    return wheels
+
+
 def _build(
     client: docker.DockerClient,
     tag: str,
@@ -537,11 +548,7 @@ def jupyter_image(client: docker.DockerClient, cache: Path = CACHE) -> str:
     tag = f"{JUPYTER_REPOSITORY}:{_digest(base, dockerfile)}"
     if _has_image(client, tag):
         return tag
-    wheels = cache / f"wheels-{_digest(*JUPYTER_REQUIREMENTS, PYTHON_VERSION, 'glibc-2.36')}"
-    if not (wheels / ".complete").exists():
-        shutil.rmtree(wheels, ignore_errors=True)
-        download_wheels(wheels)
-        (wheels / ".complete").touch()
+    wheels = _wheelhouse(cache, JUPYTER_REQUIREMENTS, PYTHON_VERSION)
     files: list[tuple[str, Path | bytes]] = [("Dockerfile", dockerfile.encode())]
     files += [(f"wheels/{wheel.name}", wheel) for wheel in sorted(wheels.glob("*.whl"))]
     _build(client, tag, files, "the Jupyter image")
@@ -592,11 +599,7 @@ def compose_images(client: docker.DockerClient, cache: Path = CACHE) -> dict[str
         # judges that marker by this machine's Python, whatever --python-version says.
         "async-timeout>=4.0.3",
     )
-    wheels = cache / f"wheels-{_digest(*requirements, PYTHON_FULL_VERSION, 'glibc-2.36')}"
-    if not (wheels / ".complete").exists():
-        shutil.rmtree(wheels, ignore_errors=True)
-        download_wheels(wheels, requirements)
-        (wheels / ".complete").touch()
+    wheels = _wheelhouse(cache, requirements, PYTHON_FULL_VERSION)
     files = [
         *_tree(devstack.REPO, "sidecar", "pagletto"),
         *[(name, devstack.REPO / name) for name in ("pyproject.toml", "README.md")],

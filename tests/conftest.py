@@ -329,6 +329,19 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
         engine.stop()
 
 
+def launch_events(url: str, timeout: float = 180) -> list[dict[str, Any]]:
+    """Every progress event of a launch (its server-sent events at ``url``), to its last
+    (ready or failed)."""
+    seen: list[dict[str, Any]] = []
+    with requests.get(url, stream=True, timeout=timeout) as answer:
+        for line in answer.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+                if seen[-1].get("state") in {"ready", "failed"}:
+                    break
+    return seen
+
+
 def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

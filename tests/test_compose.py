@@ -32,7 +32,7 @@ from sidecar import devdocker
 from sidecar.runtime import egress
 from sidecar.slugs import slug_for
 
-from .conftest import require, require_root, wait_until
+from .conftest import launch_events, require, require_root, wait_until
 from .test_contract_php import ISSUER, PhpApp
 
 COMPOSE = Path(__file__).resolve().parent.parent / "compose"
@@ -174,7 +174,6 @@ def test_every_setting_of_the_compose_file_is_in_env_example() -> None:
 
 def test_the_engine_image_applies_the_sidecars_own_egress_rules() -> None:
     assert (COMPOSE / "engine" / "egress-rules.sh").read_text() == egress.shell()
-    assert os.access(COMPOSE / "engine" / "nextpyter-engine", os.X_OK)
 
 
 def test_the_images_run_as_www_data_and_take_their_base_as_an_argument() -> None:
@@ -227,18 +226,6 @@ class Project:
         return "\n".join(
             f"--- {c.name}\n{c.logs(tail=30).decode(errors='replace')}" for c in self.containers()
         )
-
-
-def follow(url: str, timeout: float = 300) -> list[dict[str, Any]]:
-    """A launch's server-sent events, to the last (ready or failed)."""
-    events: list[dict[str, Any]] = []
-    with requests.get(url, stream=True, timeout=timeout) as response:
-        for line in response.iter_lines(decode_unicode=True):
-            if line.startswith("data: "):
-                events.append(json.loads(line[6:]))
-                if events[-1].get("state") in {"ready", "failed"}:
-                    break
-    return events
 
 
 @pytest.fixture(scope="module")
@@ -398,7 +385,7 @@ def test_the_stack_runs_a_notebook_through_the_gateway_and_down_leaves_nothing(
     assert response.status_code == 202, response.text
     cookie = response.headers["Set-Cookie"].split(";")[0]
     launch = response.json()
-    events = follow(f"{stack.gateway}{launch['events']}")
+    events = launch_events(f"{stack.gateway}{launch['events']}", timeout=300)
     assert events and events[-1]["state"] == "ready", (events[-3:], stack.logs())
     took = time.monotonic() - started
     # pagletto pulled the image into the engine, with byte-level progress.

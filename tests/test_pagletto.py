@@ -32,7 +32,7 @@ from sidecar import devdocker, devstack
 from sidecar.devkeys import mint_admin_token
 from sidecar.dynconfig import CONFIG_KEY
 
-from .conftest import Stack, start_stack, wait_until
+from .conftest import Stack, launch_events, start_stack, wait_until
 from .test_docker import docker_env, make_user
 
 pytestmark = pytest.mark.slow
@@ -165,14 +165,7 @@ def repository(image: str) -> str:
 
 def events_of(stack: Stack, launch: dict[str, Any], timeout: float = 180) -> list[dict[str, Any]]:
     """Every progress event of a launch, to its last."""
-    seen: list[dict[str, Any]] = []
-    with requests.get(f"{stack.url}{launch['events']}", stream=True, timeout=timeout) as answer:
-        for line in answer.iter_lines(decode_unicode=True):
-            if line.startswith("data: "):
-                seen.append(json.loads(line[6:]))
-                if seen[-1].get("state") in {"ready", "failed"}:
-                    break
-    return seen
+    return launch_events(f"{stack.url}{launch['events']}", timeout)
 
 
 def state(client: redis_lib.Redis, image: str) -> contract.PullState | None:
