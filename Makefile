@@ -45,8 +45,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check sidecar pagletto tests bench
-	$(BIN)/ruff format --check sidecar pagletto tests bench
+	$(BIN)/ruff check nextpyter devtools tests bench
+	$(BIN)/ruff format --check nextpyter devtools tests bench
 	$(BIN)/mypy
 
 # The Nextcloud app's JavaScript: installed from package-lock.json, built into js/.
@@ -73,12 +73,12 @@ appstore: app-js
 	$(MAKE) -C $(APP) appstore
 
 demo: deps-run venv
-	$(BIN)/python -m sidecar.demo
+	$(BIN)/python -m devtools.demo
 
 # The same with the docker backend: a private dockerd and an image built here (as root).
 demo-docker: deps-run venv
 	$(call apt_ensure,dockerd:docker.io debootstrap:debootstrap)
-	NEXTPYTER_DEMO_BACKEND=docker $(BIN)/python -m sidecar.demo
+	NEXTPYTER_DEMO_BACKEND=docker $(BIN)/python -m devtools.demo
 
 # BENCH_ARGS=--quick for a smoke run of each.
 bench: deps-run venv

@@ -54,13 +54,13 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sidecar import devstack
-from sidecar.devkeys import load_key, mint_launch_token
-from sidecar.runtime import ServerSpec
-from sidecar.runtime.local import MARKER, SECRET_FILE, LocalBackend, build_process_spec
-from sidecar.runtime.sockets import get_over_socket
-from sidecar.sessions import COOKIE_NAME, upstream_secret
-from sidecar.slugs import slug_for
+from devtools import services as devstack
+from nextpyter.sidecar.runtime import ServerSpec
+from nextpyter.sidecar.runtime.local import MARKER, SECRET_FILE, LocalBackend, build_process_spec
+from nextpyter.sidecar.runtime.sockets import get_over_socket
+from nextpyter.sidecar.sessions import COOKIE_NAME, upstream_secret
+from nextpyter.sidecar.signing import load_key, mint_launch_token
+from nextpyter.sidecar.slugs import slug_for
 
 REPO = devstack.REPO
 DEFAULT_OUTPUT = REPO / "bench" / "results.json"

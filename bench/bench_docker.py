@@ -54,13 +54,14 @@ from bench import (
     summarize,
     versions,
 )
-from sidecar import devdocker, devstack
-from sidecar.config import DockerSettings
-from sidecar.devkeys import load_key
-from sidecar.runtime import ServerSpec
-from sidecar.runtime.docker_backend import DockerBackend, build_container_spec
-from sidecar.runtime.sockets import SOCKET, get_over_socket
-from sidecar.slugs import slug_for
+from devtools import engine as devdocker
+from devtools import services as devstack
+from nextpyter.sidecar.config import DockerSettings
+from nextpyter.sidecar.runtime import ServerSpec
+from nextpyter.sidecar.runtime.docker import DockerBackend, build_container_spec
+from nextpyter.sidecar.runtime.sockets import SOCKET, get_over_socket
+from nextpyter.sidecar.signing import load_key
+from nextpyter.sidecar.slugs import slug_for
 
 REPO = devstack.REPO
 DEFAULT_OUTPUT = REPO / "bench" / "results-docker.json"

@@ -19,7 +19,7 @@ Run with ``make bench`` (after the docker benchmark) or ``python bench/bench_pul
 Measurements:
 
 - Queue overhead: N pulls (20) of an image of one 1 MB layer, queued as the sidecar
-  queues them (``contract.request_pull``) while the worker idle-waits on the stream
+  queues them (``pullqueue.request_pull``) while the worker idle-waits on the stream
   (``XREADGROUP`` blocking), at a random moment of its loop. From the call to the worker's
   start (its ``started_at``), and to when a follower blocking on the image's events
   stream (the sidecar's own ``Pulls.follow``) hears of it; at the end, from the engine
@@ -76,14 +76,15 @@ from bench import (
     summarize,
     versions,
 )
-from pagletto import contract
-from pagletto.contract import PullState
-from sidecar import devdocker, devstack
-from sidecar.config import DockerSettings
-from sidecar.devkeys import load_key
-from sidecar.pulls import Pulls
-from sidecar.runtime.docker_backend import DockerBackend
-from sidecar.slugs import slug_for
+from devtools import engine as devdocker
+from devtools import services as devstack
+from nextpyter import pullqueue
+from nextpyter.pullqueue import PullState
+from nextpyter.sidecar.config import DockerSettings
+from nextpyter.sidecar.pulls import Pulls
+from nextpyter.sidecar.runtime.docker import DockerBackend
+from nextpyter.sidecar.signing import load_key
+from nextpyter.sidecar.slugs import slug_for
 
 REPO = devstack.REPO
 DEFAULT_OUTPUT = REPO / "bench" / "results-pull.json"
@@ -272,7 +273,7 @@ def pull_stack(workdir: Path, small: int, log: Log) -> Iterator[PullStack]:
 
 def manifest_size(registry: devdocker.Registry, image: str) -> tuple[int, int]:
     """(layers, their compressed bytes) from the registry's manifest."""
-    repository, tag = contract.split_image(image.removeprefix(f"{registry.address}/"))
+    repository, tag = pullqueue.split_image(image.removeprefix(f"{registry.address}/"))
     answer = requests.get(
         f"http://{registry.address}/v2/{repository}/manifests/{tag}",
         headers={"Accept": MANIFEST_TYPES},
@@ -285,7 +286,7 @@ def manifest_size(registry: devdocker.Registry, image: str) -> tuple[int, int]:
 
 
 def blobs_fetched(registry: devdocker.Registry, image: str) -> int:
-    repository = contract.split_image(image.removeprefix(f"{registry.address}/"))[0]
+    repository = pullqueue.split_image(image.removeprefix(f"{registry.address}/"))[0]
     return registry.requests("GET", f"/v2/{repository}/blobs/")
 
 
@@ -322,20 +323,20 @@ def pulled_at(client: docker.DockerClient, image: str, since: float) -> float | 
 def queue_run(stack: PullStack, image: str) -> QueueRun:
     pulls = Pulls(stack.redis)
     began = time.time()
-    requested = contract.request_pull(stack.redis, image, "bench")
+    requested = pullqueue.request_pull(stack.redis, image, "bench")
     returned = time.time()
     heard_started: float | None = None
     heard_done = 0.0
     for state in pulls.follow(requested, PULL_TIMEOUT):
         now = time.time()
-        if state.state == contract.FAILED:
+        if state.state == pullqueue.FAILED:
             raise BenchError(f"the pull of {image} failed: {state.error}")
-        if state.state == contract.PULLING and heard_started is None:
+        if state.state == pullqueue.PULLING and heard_started is None:
             heard_started = now
-        if state.state == contract.DONE:
+        if state.state == pullqueue.DONE:
             heard_done = now
-    final = contract.read_state(stack.redis, image)
-    if final is None or final.state != contract.DONE or final.job != requested.job:
+    final = pullqueue.read_state(stack.redis, image)
+    if final is None or final.state != pullqueue.DONE or final.job != requested.job:
         raise BenchError(f"the pull of {image} ended as {final}")
     present = pulled_at(stack.client, image, began - 1)
     return QueueRun(
@@ -477,10 +478,10 @@ def measure_cold(stack: PullStack, runs: int, log: Log) -> dict[str, Any]:
         if stack.services.backend.status(slug) is not None:
             raise BenchError("the user's server still runs: this would not be cold")
         run = gateway.launch(cold=True)[0]
-        state = contract.read_state(stack.redis, stack.image)
+        state = pullqueue.read_state(stack.redis, stack.image)
         if (
             state is None
-            or state.state != contract.DONE
+            or state.state != pullqueue.DONE
             or (states and state.job == states[-1].job)
         ):
             raise BenchError(f"the launch did not pull the image anew: {state}")

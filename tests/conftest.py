@@ -22,10 +22,10 @@ import redis as redis_lib
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sidecar import devstack
-from sidecar.config import Settings, load_settings
-from sidecar.devkeys import load_key, mint_launch_token
-from sidecar.runtime.local import LocalBackend
+from devtools import services as devstack
+from nextpyter.sidecar.config import Settings, load_settings
+from nextpyter.sidecar.runtime.local import LocalBackend
+from nextpyter.sidecar.signing import load_key, mint_launch_token
 
 CI = os.environ.get("CI", "").lower() == "true"
 EMPTY_NOTEBOOK = json.dumps(
@@ -108,7 +108,7 @@ def settings(tmp_path: Path, redis_service: devstack.Service, keys: tuple[Path, 
 def make_app(settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Any]:
     """Make sidecar apps in-process (``make_app(max_streams=0)`` changes settings); the
     servers their launches start are stopped at the end."""
-    from sidecar.app import create_app
+    from nextpyter.sidecar.app import create_app
 
     made = []
 
@@ -165,7 +165,7 @@ class Stack:
         DockerBackend on the stack's engine)."""
         if self.env.get("NEXTPYTER_BACKEND") == "docker":
             if self._docker_backend is None:
-                from sidecar.runtime.docker_backend import DockerBackend, connect_engine
+                from nextpyter.sidecar.runtime.docker import DockerBackend, connect_engine
 
                 settings = load_settings(self.env).docker
                 assert settings is not None
@@ -311,7 +311,7 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
     require("dockerd")
     require("debootstrap")
     require_root("the Docker tests start their own dockerd, which needs root")
-    from sidecar import devdocker
+    from devtools import engine as devdocker
 
     engine = devdocker.start_engine(tls_port=devstack.free_port(), isolated=True)
     try:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sidecar.apitokens import ApiTokens
-from sidecar.config import Settings
-from sidecar.sessions import COOKIE_NAME, SessionCookies, SessionInvalid, upstream_secret
+from nextpyter.sidecar.apitokens import ApiTokens
+from nextpyter.sidecar.config import Settings
+from nextpyter.sidecar.sessions import COOKIE_NAME, SessionCookies, SessionInvalid, upstream_secret
 
 
 def test_unknown_routes_and_methods_are_problem_json(client: Any) -> None:
@@ -79,8 +79,8 @@ def test_session_cookie_expires() -> None:
 def test_launch_cookie_attributes(
     client: Any, app: Any, settings: Settings, signing_key: Any
 ) -> None:
-    from sidecar import devstack
-    from sidecar.devkeys import mint_launch_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_launch_token
 
     devstack.make_user(settings.data_dir, "zoe")
     token = mint_launch_token(
@@ -129,7 +129,7 @@ def test_api_tokens_are_stored_hashed(redis_client: Any) -> None:
 def test_openapi_documents_every_route(app: Any) -> None:
     import json
 
-    spec = json.loads((Path(__file__).parent.parent / "sidecar" / "openapi.json").read_text())
+    spec = json.loads((Path(__file__).parent.parent / "nextpyter" / "sidecar" / "openapi.json").read_text())
     documented = {(path, method) for path, item in spec["paths"].items() for method in item}
     served = set()
     for rule in app.url_map.iter_rules():
@@ -145,8 +145,8 @@ def test_openapi_documents_every_route(app: Any) -> None:
 def test_redis_down_is_503_with_a_message(
     make_app: Any, settings: Settings, tmp_path: Path, signing_key: Any
 ) -> None:
-    from sidecar import devstack
-    from sidecar.devkeys import mint_launch_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_launch_token
 
     app = make_app(redis_url=f"unix://{tmp_path}/no-redis.sock")
     devstack.make_user(settings.data_dir, "ann")
@@ -161,8 +161,8 @@ def test_redis_down_is_503_with_a_message(
 
 
 def test_admin_token_on_the_api(client: Any, signing_key: Any) -> None:
-    from sidecar import devstack
-    from sidecar.devkeys import mint_admin_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_admin_token
 
     def call(scopes: list[str]) -> Any:
         token = mint_admin_token(
@@ -185,8 +185,8 @@ def test_admin_token_on_the_api(client: Any, signing_key: Any) -> None:
 
 
 def _admin(signing_key: Any) -> dict[str, str]:
-    from sidecar import devstack
-    from sidecar.devkeys import mint_admin_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_admin_token
 
     token = mint_admin_token(
         signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", scopes=["admin"]
@@ -238,8 +238,8 @@ def test_bad_run_time_settings_are_400(
 def test_run_time_settings_apply_to_launches(
     client: Any, settings: Settings, signing_key: Any
 ) -> None:
-    from sidecar import devstack
-    from sidecar.devkeys import mint_launch_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_launch_token
 
     assert client.put("/api/v1/config", json=GOOD_CONFIG).status_code == 401
     saved = client.put("/api/v1/config", json=GOOD_CONFIG, headers=_admin(signing_key))
@@ -289,8 +289,8 @@ def test_launch_form_only_from_nextcloud(
 ) -> None:
     """Login CSRF: a page elsewhere posting its owner's token would put the visitor into
     the owner's server, on the same origin as the visitor's own."""
-    from sidecar import devstack
-    from sidecar.devkeys import mint_launch_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_launch_token
 
     app = make_app(launch_origins=settings.launch_origins | {"https://cloud.extra.example"})
     devstack.make_user(settings.data_dir, "yan")
@@ -309,7 +309,7 @@ def test_launch_form_only_from_nextcloud(
 def test_dev_launcher_may_post_from_the_gateway_origin(
     make_app: Any, settings: Settings, keys: Any, redis_client: Any
 ) -> None:
-    from sidecar import devstack
+    from devtools import services as devstack
 
     app = make_app(dev_signing_key=keys[0])
     devstack.make_user(settings.data_dir, "demo")
@@ -326,8 +326,8 @@ def test_odd_launch_inputs_are_4xx_not_5xx(
     client: Any, settings: Settings, signing_key: Any
 ) -> None:
     """Found in review: each of these was a 500."""
-    from sidecar import devstack
-    from sidecar.devkeys import mint_launch_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_launch_token
 
     devstack.make_user(settings.data_dir, "ola")
     headers = _admin(signing_key)
@@ -371,8 +371,8 @@ def test_progress_falls_back_to_polling_when_streams_are_full(
 ) -> None:
     """A worker keeps threads for short requests: past NEXTPYTER_MAX_STREAMS a progress
     request answers at once with what is new, and EventSource asks again (retry)."""
-    from sidecar import devstack
-    from sidecar.devkeys import mint_launch_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_launch_token
 
     app = make_app(max_streams=0)
     client = app.test_client()
@@ -393,7 +393,8 @@ def test_progress_falls_back_to_polling_when_streams_are_full(
 def test_without_redis_a_cleanup_touches_nobody() -> None:
     """reconcile() asks whether a user's start is under way; when Redis cannot say, the
     answer is yes (leave that user alone), never an exception that stops the sidecar."""
-    from sidecar.store import connect, spawn_locked
+    from nextpyter.common.redis import connect
+    from nextpyter.sidecar.store import spawn_locked
 
     gone = connect("unix:///nonexistent/redis.sock")
     assert spawn_locked(gone, "alice") is True

@@ -30,9 +30,9 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from sidecar.devstack import ISSUER
-from sidecar.sessions import COOKIE_NAME, upstream_secret
-from sidecar.slugs import slug_for
+from devtools.services import ISSUER
+from nextpyter.sidecar.sessions import COOKIE_NAME, upstream_secret
+from nextpyter.sidecar.slugs import slug_for
 
 from . import browser
 from .conftest import Stack, start_stack, wait_until

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from sidecar import devstack
-from sidecar.cli import admin_main
-from sidecar.devkeys import load_key
-from sidecar.store import RedisJtiStore
-from sidecar.tokens import KeySet, LaunchTokenVerifier
+from devtools import services as devstack
+from nextpyter.sidecar.cli import admin_main
+from nextpyter.sidecar.signing import load_key
+from nextpyter.sidecar.store import RedisJtiStore
+from nextpyter.sidecar.tokens import KeySet, LaunchTokenVerifier
 
 
 def test_dev_keygen_and_mint_token(

@@ -28,9 +28,9 @@ import pytest
 import requests
 import yaml
 
-from sidecar import devdocker
-from sidecar.runtime import egress
-from sidecar.slugs import slug_for
+from devtools import engine as devdocker
+from nextpyter.sidecar.runtime import egress
+from nextpyter.sidecar.slugs import slug_for
 
 from .conftest import launch_events, require, require_root, wait_until
 from .test_contract_php import ISSUER, PhpApp

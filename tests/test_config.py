@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.config import ConfigError, load_settings
+from nextpyter.common.env import ConfigError
+from nextpyter.sidecar.config import load_settings
 
 
 def env(tmp_path: Path, **overrides: str) -> dict[str, str]:
@@ -53,7 +54,7 @@ def test_bad_settings_name_the_variable(
 
 
 def test_serve_exits_with_the_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sidecar.cli import serve_main
+    from nextpyter.sidecar.cli import serve_main
 
     for key, value in env(tmp_path, NEXTPYTER_SECRET_KEY="short").items():
         monkeypatch.setenv(key, value)

@@ -24,10 +24,10 @@ import redis as redis_lib
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sidecar import dynconfig
-from sidecar.devkeys import mint_launch_token, public_jwk
-from sidecar.store import RedisJtiStore
-from sidecar.tokens import MIN_REFRESH_GAP, KeySet, LaunchTokenVerifier, TokenRejected
+from nextpyter.sidecar import dynconfig
+from nextpyter.sidecar.signing import mint_launch_token, public_jwk
+from nextpyter.sidecar.store import RedisJtiStore
+from nextpyter.sidecar.tokens import MIN_REFRESH_GAP, KeySet, LaunchTokenVerifier, TokenRejected
 
 from .conftest import require
 
@@ -309,7 +309,7 @@ IMAGE_SAMPLES = [
 def test_the_app_and_the_sidecar_agree_on_image_references() -> None:
     """The admin page's check (PHP) and the sidecar's (the pull queue's contract) take the
     same references, so a list the page accepts is one the sidecar takes."""
-    from pagletto.contract import is_image
+    from nextpyter.pullqueue import is_image
 
     php = require("php")
     validator = SIGN.parent.parent.parent / "lib" / "Config" / "SettingsValidator.php"

@@ -22,12 +22,13 @@ import redis as redis_lib
 import requests
 import websocket
 
-from sidecar import devdocker, devstack
-from sidecar.config import load_settings
-from sidecar.dynconfig import CONFIG_KEY
-from sidecar.runtime import BackendError, ServerSpec
-from sidecar.runtime.docker_backend import LABEL, DockerBackend, container_name
-from sidecar.sessions import upstream_secret
+from devtools import engine as devdocker
+from devtools import services as devstack
+from nextpyter.sidecar.config import load_settings
+from nextpyter.sidecar.dynconfig import CONFIG_KEY
+from nextpyter.sidecar.runtime import BackendError, ServerSpec
+from nextpyter.sidecar.runtime.docker import LABEL, DockerBackend, container_name
+from nextpyter.sidecar.sessions import upstream_secret
 
 from .conftest import Stack, start_stack, wait_until
 
@@ -319,7 +320,7 @@ def test_every_hardening_setting_reads_back_from_the_running_container(
         "import glob\nprint(''.join(open(p, errors='replace').read()"
         " for p in glob.glob('/proc/[0-9]*/environ')))",
     )
-    assert code == 0 and "NEXTPYTER_USER_ID=eli" in environ and secret not in environ
+    assert code == 0 and "_NEXTPYTER_USER_ID=eli" in environ and secret not in environ
 
 
 PROBE = """
@@ -447,7 +448,7 @@ def test_users_cannot_reach_each_other_the_engine_or_the_sidecar(
 def test_without_outbound_access_a_notebook_has_no_network(
     workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
 ) -> None:
-    from sidecar.config import DockerSettings
+    from nextpyter.sidecar.config import DockerSettings
 
     engine, image = docker_engine
     files = workdir / "offline" / "ola" / "files"
@@ -799,7 +800,7 @@ def test_a_sidecar_killed_mid_launch_leaves_one_container_or_none(
 def test_a_network_that_lets_containers_talk_is_refused(
     workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
 ) -> None:
-    from sidecar.config import DockerSettings
+    from nextpyter.sidecar.config import DockerSettings
 
     network = engine_client.networks.create("nextpyter-open-test", driver="bridge")
     try:
@@ -821,7 +822,7 @@ def test_a_network_that_lets_containers_talk_is_refused(
 def test_an_unreachable_engine_is_a_clear_failure(
     workdir: Path, docker_engine: tuple[Any, str]
 ) -> None:
-    from sidecar.config import DockerSettings
+    from nextpyter.sidecar.config import DockerSettings
 
     files = workdir / "gone" / "ned" / "files"
     files.mkdir(parents=True)
@@ -864,7 +865,7 @@ def test_the_tls_engine_requires_our_client_certificate(
     # The backend reports a failed handshake as an unreachable engine, with a message.
     files = workdir / "tls-users" / "pat" / "files"
     files.mkdir(parents=True)
-    from sidecar.config import DockerSettings
+    from nextpyter.sidecar.config import DockerSettings
 
     backend = DockerBackend(
         DockerSettings(image="x"),
@@ -880,7 +881,8 @@ def test_reconcile_leaves_users_with_a_start_under_way_alone(
 ) -> None:
     """A container made but not started yet, whose user's spawn lock is held (a start in
     another replica), is kept; once the lock is free, it is removed."""
-    from sidecar.store import connect, spawn_lock, spawn_locked
+    from nextpyter.common.redis import connect
+    from nextpyter.sidecar.store import spawn_lock, spawn_locked
 
     backend: DockerBackend = dstack.backend
     image = backend_image(dstack)
@@ -911,8 +913,8 @@ def test_the_engine_client_is_made_at_first_use_and_a_failure_is_reused(
 ) -> None:
     """The sidecar starts while its engine is down; the first call says so, the next ones
     (for a few seconds) say so at once; once the engine answers, it is used."""
-    from sidecar.config import DockerSettings
-    from sidecar.runtime import docker_backend
+    from nextpyter.sidecar.config import DockerSettings
+    from nextpyter.sidecar.runtime import docker_backend
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{workdir}/no-engine-here.sock")
     backend = DockerBackend(DockerSettings(image="x"), workdir / "lazy-run")  # no engine call
@@ -933,9 +935,9 @@ def test_the_engine_client_is_made_at_first_use_and_a_failure_is_reused(
 def test_the_culler_stops_docker_servers(
     dstack: Stack, engine_client: docker.DockerClient, redis_service: Any
 ) -> None:
-    from sidecar.culler import Culler
-    from sidecar.dynconfig import ConfigStore
-    from sidecar.store import connect
+    from nextpyter.common.redis import connect
+    from nextpyter.sidecar.culler import Culler
+    from nextpyter.sidecar.dynconfig import ConfigStore
 
     make_user(dstack, "sam")
     slug, _ = launch_ready(dstack, "sam")

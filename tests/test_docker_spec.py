@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from docker.types import DeviceRequest, LogConfig, Mount
 
-from sidecar import dynconfig
-from sidecar.config import ConfigError, DockerSettings, load_settings
-from sidecar.problems import Problem
-from sidecar.runtime import ServerSpec
-from sidecar.runtime.docker_backend import build_container_spec, container_name
+from nextpyter.common.env import ConfigError
+from nextpyter.sidecar import dynconfig
+from nextpyter.sidecar.config import DockerSettings, load_settings
+from nextpyter.sidecar.problems import Problem
+from nextpyter.sidecar.runtime import ServerSpec
+from nextpyter.sidecar.runtime.docker import build_container_spec, container_name
 
 from .test_config import env as settings_env
 
@@ -37,7 +38,7 @@ def test_the_whole_container_spec() -> None:
         "command": [
             "jupyter",
             "server",
-            "--config=/opt/nextpyter/jupyter_config.py",
+            "--config=/opt/nextpyter/nextpyter/jupyter/config.py",
             "--ServerApp.sock=/run/nextpyter/jupyter.sock",
             "--ServerApp.sock_mode=0666",
             "--ServerApp.base_url=/user/anna-o-neil-3f2a1b/",
@@ -59,11 +60,8 @@ def test_the_whole_container_spec() -> None:
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": "/opt/nextpyter",
             "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
-            "NEXTPYTER_IDENTITY_CLASS": (
-                "nextpyter_jupyter.jupyter_identity.GatewayIdentityProvider"
-            ),
-            "NEXTPYTER_GATEWAY_SECRET_FILE": "/run/nextpyter/gateway-secret",
-            "NEXTPYTER_USER_ID": "Anna O'Neil",
+            "_NEXTPYTER_GATEWAY_SECRET_FILE": "/run/nextpyter/gateway-secret",
+            "_NEXTPYTER_USER_ID": "Anna O'Neil",
         },
         "user": "33:33",
         "working_dir": "/home/jovyan/work",

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sidecar.cli import admin_main
-from sidecar.runtime import egress
+from nextpyter.sidecar.cli import admin_main
+from nextpyter.sidecar.runtime import egress
 
 from .conftest import require, require_root
 

@@ -18,10 +18,10 @@ import redis as redis_lib
 import requests
 import websocket
 
-from sidecar.apitokens import ApiTokens
-from sidecar.runtime import local
-from sidecar.sessions import upstream_secret
-from sidecar.slugs import slug_for
+from nextpyter.sidecar.apitokens import ApiTokens
+from nextpyter.sidecar.runtime import local
+from nextpyter.sidecar.sessions import upstream_secret
+from nextpyter.sidecar.slugs import slug_for
 
 from .conftest import EMPTY_NOTEBOOK, Stack, start_stack, wait_until
 
@@ -339,9 +339,9 @@ def test_sigterm_to_sidecar_leaves_servers_running(stack: Stack) -> None:
 
 
 def test_culler_stops_idle_and_old_servers(stack: Stack, redis_service: Any) -> None:
-    from sidecar.config import load_settings
-    from sidecar.culler import Culler
-    from sidecar.dynconfig import ConfigStore, parse
+    from nextpyter.sidecar.config import load_settings
+    from nextpyter.sidecar.culler import Culler
+    from nextpyter.sidecar.dynconfig import ConfigStore, parse
 
     client = redis_lib.Redis.from_url(redis_service.address, decode_responses=True)
     config = ConfigStore(client, load_settings(stack.env))
@@ -454,9 +454,9 @@ def test_no_secret_in_jupyter_pages_or_kernel(stack: Stack) -> None:
 def test_culler_passes_also_clean_up_orphans(
     stack: Stack, redis_service: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sidecar.config import load_settings
-    from sidecar.culler import Culler
-    from sidecar.dynconfig import ConfigStore
+    from nextpyter.sidecar.config import load_settings
+    from nextpyter.sidecar.culler import Culler
+    from nextpyter.sidecar.dynconfig import ConfigStore
 
     client = redis_lib.Redis.from_url(redis_service.address, decode_responses=True)
     culler = Culler(

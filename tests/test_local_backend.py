@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.runtime import ServerSpec
-from sidecar.runtime.local import LocalBackend
+from nextpyter.sidecar.runtime import ServerSpec
+from nextpyter.sidecar.runtime.local import LocalBackend
 
 # Binds the socket named by --ServerApp.sock=, waits, then listens and answers every
 # request with 200, as a Jupyter server does once its loop runs.
@@ -62,8 +62,8 @@ def test_a_socket_path_too_long_for_unix_sockets_is_a_message() -> None:
 
 
 def _check_lengths(backend: LocalBackend, deep: Path) -> None:
-    from sidecar.runtime import BackendError
-    from sidecar.slugs import slug_for
+    from nextpyter.sidecar.runtime import BackendError
+    from nextpyter.sidecar.slugs import slug_for
 
     long_slug = slug_for("a" * 64)
     with pytest.raises(BackendError, match="shorter NEXTPYTER_RUNTIME_DIR"):

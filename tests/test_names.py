@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.paths import PathRejected, user_files_dir, validate_relative_path
-from sidecar.slugs import InvalidUserId, is_slug, slug_for, validate_user_id
+from nextpyter.sidecar.paths import PathRejected, user_files_dir, validate_relative_path
+from nextpyter.sidecar.slugs import InvalidUserId, is_slug, slug_for, validate_user_id
 
 ODD_IDS = [
     "alice",
@@ -145,8 +145,8 @@ def test_user_files_dir_stays_in_data_dir(tmp_path: Path) -> None:
 def test_local_process_spec_whole(tmp_path: Path) -> None:
     """The local backend's command and environment, compared whole: nothing else reaches
     the server (no token, no sidecar setting), and the raw user id only as data."""
-    from sidecar.runtime import ServerSpec
-    from sidecar.runtime.local import CONFIG_FILE, build_process_spec
+    from nextpyter.sidecar.runtime import ServerSpec
+    from nextpyter.sidecar.runtime.local import CONFIG_FILE, build_process_spec
 
     spec = ServerSpec(
         user_id="Ann O'Neil",
@@ -177,9 +177,9 @@ def test_local_process_spec_whole(tmp_path: Path) -> None:
         "JUPYTER_DATA_DIR": f"{run}/data",
         "JUPYTER_CONFIG_DIR": f"{run}/config",
         "IPYTHONDIR": f"{run}/home/.ipython",
-        "NEXTPYTER_GATEWAY_SECRET_FILE": f"{run}/gateway-secret",
-        "NEXTPYTER_USER_ID": "Ann O'Neil",
+        "_NEXTPYTER_GATEWAY_SECRET_FILE": f"{run}/gateway-secret",
+        "_NEXTPYTER_USER_ID": "Ann O'Neil",
         "PYTHONUNBUFFERED": "1",
-        "NEXTPYTER_SERVER": "inst:ann:0",
+        "_NEXTPYTER_SERVER": "inst:ann:0",
     }
     assert "s3cret" not in " ".join(command) + " ".join(env.values())

@@ -27,10 +27,11 @@ import pytest
 import redis as redis_lib
 import requests
 
-from pagletto import contract
-from sidecar import devdocker, devstack
-from sidecar.devkeys import mint_admin_token
-from sidecar.dynconfig import CONFIG_KEY
+from devtools import engine as devdocker
+from devtools import services as devstack
+from nextpyter import pullqueue
+from nextpyter.sidecar.dynconfig import CONFIG_KEY
+from nextpyter.sidecar.signing import mint_admin_token
 
 from .conftest import Stack, launch_events, start_stack, wait_until
 from .test_docker import docker_env, make_user
@@ -104,8 +105,8 @@ def rclient(redis_service: Any) -> Iterator[redis_lib.Redis]:
     client = redis_lib.Redis.from_url(redis_service.address, decode_responses=True)
 
     def clean() -> None:
-        keys = [contract.STREAM, contract.DEAD_STREAM, contract.WORKERS, CONFIG_KEY]
-        keys += list(client.scan_iter(f"{contract.PREFIX}pull:*"))
+        keys = [pullqueue.STREAM, pullqueue.DEAD_STREAM, pullqueue.WORKERS, CONFIG_KEY]
+        keys += list(client.scan_iter(f"{pullqueue.PREFIX}pull:*"))
         client.delete(*keys)
 
     clean()
@@ -168,14 +169,14 @@ def events_of(stack: Stack, launch: dict[str, Any], timeout: float = 180) -> lis
     return launch_events(f"{stack.url}{launch['events']}", timeout)
 
 
-def state(client: redis_lib.Redis, image: str) -> contract.PullState | None:
-    return contract.read_state(client, contract.normalize_image(image))
+def state(client: redis_lib.Redis, image: str) -> pullqueue.PullState | None:
+    return pullqueue.read_state(client, pullqueue.normalize_image(image))
 
 
-def final_state(client: redis_lib.Redis, image: str, timeout: float = 90) -> contract.PullState:
-    def final() -> contract.PullState | None:
+def final_state(client: redis_lib.Redis, image: str, timeout: float = 90) -> pullqueue.PullState:
+    def final() -> pullqueue.PullState | None:
         found = state(client, image)
-        return found if found and found.state in contract.FINAL else None
+        return found if found and found.state in pullqueue.FINAL else None
 
     return wait_until(final, timeout=timeout, interval=0.1)
 
@@ -229,8 +230,8 @@ def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
     assert pstack.get(f"/user/{launch['slug']}/api/status", cookie).status_code == 200
     assert engine_client.containers.get(f"nextpyter-{launch['slug']}").image.tags == [image]
     # Acknowledged and deleted: nothing pending, nothing dead.
-    assert rclient.xlen(contract.STREAM) == 0
-    assert rclient.xlen(contract.DEAD_STREAM) == 0
+    assert rclient.xlen(pullqueue.STREAM) == 0
+    assert rclient.xlen(pullqueue.DEAD_STREAM) == 0
     assert registry.requests("GET", f"{repository(image)}/manifests/") == 1
 
 
@@ -298,9 +299,9 @@ def test_a_worker_killed_mid_pull_is_taken_over_by_another(
     image = new_image(engine_client, registry, base, megabytes=40)
     with devdocker.throttled(engine.netns, "24mbit"):  # 40 MB: about 13 s
         first = workers("doomed")
-        requested = contract.request_pull(rclient, image, "test")
+        requested = pullqueue.request_pull(rclient, image, "test")
 
-        def downloading() -> contract.PullState | None:
+        def downloading() -> pullqueue.PullState | None:
             found = state(rclient, image)
             return found if found and found.state == "pulling" and found.done > 0 else None
 
@@ -314,8 +315,8 @@ def test_a_worker_killed_mid_pull_is_taken_over_by_another(
     assert done.job == requested.job
     assert done.worker.startswith("rescuer") and done.attempt == 2  # delivered twice
     engine_client.images.get(image)
-    assert rclient.xlen(contract.STREAM) == 0
-    assert rclient.xlen(contract.DEAD_STREAM) == 0
+    assert rclient.xlen(pullqueue.STREAM) == 0
+    assert rclient.xlen(pullqueue.DEAD_STREAM) == 0
     assert second.process.poll() is None
 
 
@@ -346,10 +347,10 @@ def test_bad_jobs_reach_the_dead_letter_stream_and_the_user_sees_why(
     assert last["state"] == "failed"
     assert "gave up pulling" in last["message"] and "connection refused" in last["message"]
     # A malformed entry (not something the sidecar writes): dead-lettered, not retried.
-    rclient.xadd(contract.STREAM, {"job": "../../etc", "image": "UPPER/case:x"})
+    rclient.xadd(pullqueue.STREAM, {"job": "../../etc", "image": "UPPER/case:x"})
 
     def dead_count(n: int) -> list[Any] | None:
-        entries: Any = rclient.xrange(contract.DEAD_STREAM)
+        entries: Any = rclient.xrange(pullqueue.DEAD_STREAM)
         return entries if len(entries) >= n else None
 
     dead = [fields for _, fields in wait_until(lambda: dead_count(3), timeout=30)]
@@ -360,8 +361,8 @@ def test_bad_jobs_reach_the_dead_letter_stream_and_the_user_sees_why(
     assert by_kind["registry"]["deliveries"] == "4"  # the 4th delivery gave it up
     assert "connection refused" in by_kind["registry"]["error"]
     assert "Not a pull job" in by_kind["malformed"]["error"]
-    assert rclient.xlen(contract.STREAM) == 0
-    assert not rclient.xpending(contract.STREAM, contract.GROUP)["pending"]
+    assert rclient.xlen(pullqueue.STREAM) == 0
+    assert not rclient.xpending(pullqueue.STREAM, pullqueue.GROUP)["pending"]
     assert state(rclient, missing).error_kind == "not-found"  # type: ignore[union-attr]
 
 
@@ -385,7 +386,7 @@ def test_a_registry_that_comes_back_is_tried_again_with_backoff(
         NEXTPYTER_PULL_BACKOFF="0.5",
         NEXTPYTER_PULL_CLAIM_IDLE="60",
     )
-    contract.request_pull(rclient, image, "test")
+    pullqueue.request_pull(rclient, image, "test")
     retrying = wait_until(
         lambda: (s := state(rclient, image)) and s.state == "retrying" and s, timeout=30
     )
@@ -399,7 +400,7 @@ def test_a_registry_that_comes_back_is_tried_again_with_backoff(
         back.stop()
     assert done.state == "done", done
     assert done.attempt == 1 and done.error == ""  # the same delivery, no takeover
-    assert rclient.xlen(contract.DEAD_STREAM) == 0
+    assert rclient.xlen(pullqueue.DEAD_STREAM) == 0
     engine_client.images.get(image)
 
 
@@ -418,22 +419,22 @@ def test_a_job_survives_a_redis_restart(
     server = devstack.start_redis(directory, persistent=True)
     client = redis_lib.Redis.from_url(server.address, decode_responses=True)
     try:
-        contract.request_pull(client, queued, "test")  # no worker yet: it waits in the stream
+        pullqueue.request_pull(client, queued, "test")  # no worker yet: it waits in the stream
         server.stop()
         server = devstack.start_redis(directory, persistent=True)
-        assert client.xlen(contract.STREAM) == 1
+        assert client.xlen(pullqueue.STREAM) == 1
         with devdocker.throttled(engine.netns, "24mbit"):
             workers("survivor", redis_address=server.address)
             assert final_state(client, queued).state == "done"
-            contract.request_pull(client, pulling, "test")
+            pullqueue.request_pull(client, pulling, "test")
             wait_until(lambda: (s := state(client, pulling)) and s.done > 0, timeout=30)
             server.stop()  # mid-pull
             time.sleep(1)
             server = devstack.start_redis(directory, persistent=True)
             done = final_state(client, pulling, timeout=120)
         assert done.state == "done", done
-        assert client.xlen(contract.STREAM) == 0
-        assert not client.xpending(contract.STREAM, contract.GROUP)["pending"]
+        assert client.xlen(pullqueue.STREAM) == 0
+        assert not client.xpending(pullqueue.STREAM, pullqueue.GROUP)["pending"]
         for image in (queued, pulling):
             engine_client.images.get(image)
     finally:
@@ -471,14 +472,14 @@ def test_registry_credentials_come_from_configuration_and_are_never_logged(
             return str(path)
 
         wrong = workers("wrong", NEXTPYTER_REGISTRY_AUTH=auth_file("wrong", "not-it"))
-        contract.request_pull(rclient, image, "test")
+        pullqueue.request_pull(rclient, image, "test")
         failed = final_state(rclient, image)
         assert failed.state == "failed" and failed.error_kind == "unauthorized", failed
         assert f"The registry {private.address} refused access" in failed.error
         assert "NEXTPYTER_REGISTRY_AUTH" in failed.error
         wrong.stop()
         right = workers("right", NEXTPYTER_REGISTRY_AUTH=auth_file("right", password))
-        contract.request_pull(rclient, image, "test")
+        pullqueue.request_pull(rclient, image, "test")
         assert final_state(rclient, image).state == "done"
         engine_client.images.get(image)
         right.stop()
@@ -526,7 +527,7 @@ def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
         assert answer.headers["Content-Type"] == "application/problem+json"
         assert answer.json()["detail"]
     assert requests.post(f"{api}/pulls", json={"images": [first]}, timeout=30).status_code == 401
-    assert rclient.xlen(contract.STREAM) == 0
+    assert rclient.xlen(pullqueue.STREAM) == 0
     # Queued (twice asked, once queued), then pulled by two workers sharing the queue.
     answer = call("POST", "/pulls", json={"images": [first, second, first]})
     assert answer.status_code == 202, answer.text
@@ -550,7 +551,7 @@ def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
     assert {s.worker.split("-")[0] for s in states if s} == {"left", "right"}
 
     assert all(i["pull"]["state"] == "done" and i["pull"]["percent"] == 100 for i in images)
-    assert rclient.xlen(contract.STREAM) == 0
+    assert rclient.xlen(pullqueue.STREAM) == 0
 
 
 def test_a_full_disk_is_a_clear_failure(
@@ -574,7 +575,7 @@ def test_a_full_disk_is_a_clear_failure(
         try:
             workers("cramped", DOCKER_HOST=small.url)
             reference = f"{registry.address}/{image}"
-            contract.request_pull(rclient, reference, "test")
+            pullqueue.request_pull(rclient, reference, "test")
             failed = final_state(rclient, reference, timeout=120)
         finally:
             small.stop()
@@ -583,7 +584,7 @@ def test_a_full_disk_is_a_clear_failure(
         shutil.rmtree(mount, ignore_errors=True)
     assert failed.state == "failed" and failed.error_kind == "disk-full", failed
     assert "ran out of disk space" in failed.error and "free space" in failed.error
-    dead: Any = rclient.xrange(contract.DEAD_STREAM)
+    dead: Any = rclient.xrange(pullqueue.DEAD_STREAM)
     assert [fields["error_kind"] for _, fields in dead] == ["disk-full"]
     assert dead[0][1]["deliveries"] == "1"
 
@@ -658,7 +659,7 @@ def test_a_download_that_stalls_is_cut_and_tried_again(
         NEXTPYTER_PULL_CLAIM_IDLE="60",
     )
     with devdocker.throttled(engine.netns, "16mbit"):  # 24 MB: about 12 s
-        contract.request_pull(rclient, image, "test")
+        pullqueue.request_pull(rclient, image, "test")
         wait_until(lambda: (s := state(rclient, image)) and s.done > 0, timeout=30)
         subprocess.run([*iptables, "-I", "INPUT", *rule], check=True)  # the registry goes quiet
         try:

@@ -25,11 +25,12 @@ import pytest
 import redis as redis_lib
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pagletto import contract
-from pagletto.config import ConfigError, PullSettings, load_settings
-from pagletto.worker import DOWNLOAD_SHARE, Progress, Worker, classify
-from sidecar import pulls as pulls_module
-from sidecar.pulls import Pulls, PullTimeout, describe
+from nextpyter import pullqueue
+from nextpyter.common.env import ConfigError
+from nextpyter.pagletto.config import PullSettings, load_settings
+from nextpyter.pagletto.worker import DOWNLOAD_SHARE, Progress, Worker, classify
+from nextpyter.sidecar import pulls as pulls_module
+from nextpyter.sidecar.pulls import Pulls, PullTimeout, describe
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
@@ -54,13 +55,13 @@ class NoEngine:
 def deliver(client: redis_lib.Redis, worker: str) -> None:
     """Hand the queued entries to ``worker``, as its XREADGROUP would: a worker writes an
     image's state only while the job's entry is its own."""
-    client.xreadgroup(contract.GROUP, worker, {contract.STREAM: ">"})
+    client.xreadgroup(pullqueue.GROUP, worker, {pullqueue.STREAM: ">"})
 
 
 def puller(client: redis_lib.Redis) -> Worker:
     """A live worker, "puller", holding the queued entries: what writes progress in the
     follower's tests (through the worker's own state writes)."""
-    contract.seen(client, "puller")
+    pullqueue.seen(client, "puller")
     deliver(client, "puller")
     return Worker(pull_settings(worker="puller"), client, NoEngine())
 
@@ -83,26 +84,26 @@ def pull_settings(**changes: Any) -> PullSettings:
 
 def pending_deliveries(client: redis_lib.Redis, entry: str) -> int:
     found: Any = client.xpending_range(
-        contract.STREAM, contract.GROUP, min=entry, max=entry, count=1
+        pullqueue.STREAM, pullqueue.GROUP, min=entry, max=entry, count=1
     )
     return int(found[0]["times_delivered"]) if found else 0
 
 
 def dead_letters(client: redis_lib.Redis) -> list[dict[str, str]]:
-    entries: Any = client.xrange(contract.DEAD_STREAM)
+    entries: Any = client.xrange(pullqueue.DEAD_STREAM)
     return [fields for _, fields in entries]
 
 
-def state_of(client: redis_lib.Redis, image: str) -> contract.PullState:
-    found = contract.read_state(client, contract.normalize_image(image))
+def state_of(client: redis_lib.Redis, image: str) -> pullqueue.PullState:
+    found = pullqueue.read_state(client, pullqueue.normalize_image(image))
     assert found is not None, f"no pull state for {image}"
     return found
 
 
 def admin(signing_key: Any, scopes: tuple[str, ...] = ("admin",)) -> dict[str, str]:
     """A fresh admin token (they are single-use): one per request."""
-    from sidecar import devstack
-    from sidecar.devkeys import mint_admin_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_admin_token
 
     token = mint_admin_token(
         signing_key, issuer=devstack.ISSUER, audience="nextpyter-sidecar", scopes=list(scopes)
@@ -130,10 +131,10 @@ def admin(signing_key: Any, scopes: tuple[str, ...] = ("admin",)) -> dict[str, s
 def test_normalize_and_split_image(
     given: str, normalized: str, split: tuple[str, str] | None
 ) -> None:
-    assert contract.normalize_image(given) == normalized
-    assert contract.normalize_image(normalized) == normalized  # idempotent
+    assert pullqueue.normalize_image(given) == normalized
+    assert pullqueue.normalize_image(normalized) == normalized  # idempotent
     if split is not None:
-        assert contract.split_image(normalized) == split
+        assert pullqueue.split_image(normalized) == split
 
 
 @pytest.mark.parametrize(
@@ -156,40 +157,40 @@ def test_normalize_and_split_image(
     ],
 )
 def test_normalize_image_refuses_odd_references(given: str, needle: str) -> None:
-    with pytest.raises(contract.InvalidImage, match=needle) as caught:
-        contract.normalize_image(given)
+    with pytest.raises(pullqueue.InvalidImage, match=needle) as caught:
+        pullqueue.normalize_image(given)
     assert isinstance(caught.value, ValueError)
     assert len(str(caught.value)) < 300  # a long reference is not echoed whole
 
 
 def test_normalize_image_refuses_what_is_not_a_string() -> None:
     for value in (None, 3, b"notebook", ["notebook"]):
-        with pytest.raises(contract.InvalidImage):
-            contract.normalize_image(value)  # type: ignore[arg-type]
+        with pytest.raises(pullqueue.InvalidImage):
+            pullqueue.normalize_image(value)  # type: ignore[arg-type]
 
 
 def test_the_longest_reference_accepted_is_255_characters() -> None:
     name = "x" * 248  # with ":latest", 255
-    assert contract.normalize_image(name) == f"{name}:latest"
-    assert contract.normalize_image("x" * 255) == "x" * 255 + ":latest"
+    assert pullqueue.normalize_image(name) == f"{name}:latest"
+    assert pullqueue.normalize_image("x" * 255) == "x" * 255 + ":latest"
 
 
 @pytest.mark.parametrize(
     "given", ["team/../notebook", "a..b", "team//notebook", "notebook/", "notebook:", "x:1:2"]
 )
 def test_normalize_image_refuses_references_the_engine_refuses(given: str) -> None:
-    with pytest.raises(contract.InvalidImage):
-        contract.normalize_image(given)
+    with pytest.raises(pullqueue.InvalidImage):
+        pullqueue.normalize_image(given)
 
 
 # -- jobs ----------------------------------------------------------------------------------
 
 
 def test_job_fields_parse_back() -> None:
-    job = contract.Job(uuid.uuid4().hex, "team/notebook:1", 1_700_000_000.125, "launch:ann")
-    assert contract.Job.parse(job.fields()) == job
+    job = pullqueue.Job(uuid.uuid4().hex, "team/notebook:1", 1_700_000_000.125, "launch:ann")
+    assert pullqueue.Job.parse(job.fields()) == job
     # The image is normalized, the requester cut short.
-    parsed = contract.Job.parse(
+    parsed = pullqueue.Job.parse(
         {"job": job.job, "image": "team/notebook", "requested_by": "r" * 500}
     )
     assert parsed.image == "team/notebook:latest"
@@ -215,11 +216,11 @@ def test_job_fields_parse_back() -> None:
 )
 def test_job_parse_refuses_malformed_fields(fields: dict[str, str]) -> None:
     with pytest.raises(ValueError):
-        contract.Job.parse(fields)
+        pullqueue.Job.parse(fields)
 
 
 def test_pull_state_from_a_garbled_hash() -> None:
-    state = contract.PullState.from_hash(
+    state = pullqueue.PullState.from_hash(
         "x:latest",
         {"state": "pulling", "done": "many", "percent": "NaNa", "layers": "[1, 2]", "attempt": ""},
     )
@@ -230,7 +231,7 @@ def test_pull_state_from_a_garbled_hash() -> None:
         {},
         0,
     )
-    bad_json = contract.PullState.from_hash("x:latest", {"layers": "{not json"})
+    bad_json = pullqueue.PullState.from_hash("x:latest", {"layers": "{not json"})
     assert bad_json.layers == {}
 
 
@@ -457,7 +458,7 @@ def test_classify_engine_errors(
     says: str,
 ) -> None:
     error = classify(image, detail, status)
-    assert error.kind == kind and error.kind in contract.ERROR_KINDS
+    assert error.kind == kind and error.kind in pullqueue.ERROR_KINDS
     assert error.transient is transient
     message = str(error)
     assert image in message and registry in message  # says which image, and where
@@ -492,16 +493,16 @@ def test_classify_does_not_blame_credentials_for_the_engines_own_permission_erro
 
 
 def test_request_pull_queues_one_job_per_image(redis_client: redis_lib.Redis) -> None:
-    first = contract.request_pull(redis_client, "team/notebook", "launch:ann")
-    second = contract.request_pull(redis_client, "team/notebook:latest", "launch:bob")
+    first = pullqueue.request_pull(redis_client, "team/notebook", "launch:ann")
+    second = pullqueue.request_pull(redis_client, "team/notebook:latest", "launch:bob")
     assert first.queued and not second.queued
     assert first.image == second.image == "team/notebook:latest"
     assert (second.job, second.entry) == (first.job, first.entry)
-    entries: Any = redis_client.xrange(contract.STREAM)
+    entries: Any = redis_client.xrange(pullqueue.STREAM)
     assert len(entries) == 1
     entry, fields = entries[0]
     assert entry == first.entry
-    assert contract.Job.parse(fields).job == first.job
+    assert pullqueue.Job.parse(fields).job == first.job
     assert fields["requested_by"] == "launch:ann"
     state = state_of(redis_client, "team/notebook")
     assert (state.state, state.job, state.entry, state.percent) == (
@@ -510,28 +511,28 @@ def test_request_pull_queues_one_job_per_image(redis_client: redis_lib.Redis) ->
         first.entry,
         0.0,
     )
-    key = contract.state_key("team/notebook:latest")
-    assert 0 < redis_client.ttl(key) <= contract.STATE_TTL
-    events: Any = redis_client.xrange(contract.events_key("team/notebook:latest"))
+    key = pullqueue.state_key("team/notebook:latest")
+    assert 0 < redis_client.ttl(key) <= pullqueue.STATE_TTL
+    events: Any = redis_client.xrange(pullqueue.events_key("team/notebook:latest"))
     assert [fields["state"] for _, fields in events] == ["queued"]
     # Another image is another job.
-    other = contract.request_pull(redis_client, "team/notebook:2", "launch:ann")
+    other = pullqueue.request_pull(redis_client, "team/notebook:2", "launch:ann")
     assert other.queued and other.job != first.job
-    assert redis_client.xlen(contract.STREAM) == 2
+    assert redis_client.xlen(pullqueue.STREAM) == 2
 
 
 @pytest.mark.parametrize("final", ["done", "failed"])
 def test_a_request_after_the_pull_ended_queues_a_new_job(
     redis_client: redis_lib.Redis, final: str
 ) -> None:
-    first = contract.request_pull(redis_client, "team/notebook:1", "test")
+    first = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
     worker = Worker(pull_settings(), redis_client, NoEngine())
     deliver(redis_client, worker.name)
     worker._state(first.image, first.entry, state="pulling", percent="40.0", done="400")
-    joined = contract.request_pull(redis_client, "team/notebook:1", "test")
+    joined = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
     assert not joined.queued and joined.job == first.job  # joins the pull under way
     worker._state(first.image, first.entry, state=final, error="boom", error_kind="engine")
-    again = contract.request_pull(redis_client, "team/notebook:1", "test")
+    again = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
     assert again.queued and again.job != first.job and again.entry != first.entry
     state = state_of(redis_client, "team/notebook:1")
     # A fresh record: nothing of the last pull's progress or error.
@@ -547,26 +548,26 @@ def test_a_request_after_the_pull_ended_queues_a_new_job(
 def test_a_state_whose_entry_vanished_does_not_block_a_new_job(
     redis_client: redis_lib.Redis,
 ) -> None:
-    first = contract.request_pull(redis_client, "team/notebook:1", "test")
-    assert redis_client.xdel(contract.STREAM, first.entry) == 1  # trimmed, or by hand
+    first = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
+    assert redis_client.xdel(pullqueue.STREAM, first.entry) == 1  # trimmed, or by hand
     assert state_of(redis_client, "team/notebook:1").state == "queued"
-    again = contract.request_pull(redis_client, "team/notebook:1", "test")
+    again = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
     assert again.queued and again.job != first.job
-    entries: Any = redis_client.xrange(contract.STREAM)
+    entries: Any = redis_client.xrange(pullqueue.STREAM)
     assert [entry for entry, _ in entries] == [again.entry]
 
 
 def test_concurrent_requests_make_exactly_one_job(redis_client: redis_lib.Redis) -> None:
     threads_count = 24
     barrier = threading.Barrier(threads_count)
-    results: list[contract.Requested] = []
+    results: list[pullqueue.Requested] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
     def ask(number: int) -> None:
         try:
             barrier.wait(timeout=10)
-            got = contract.request_pull(
+            got = pullqueue.request_pull(
                 redis_client, "team/notebook" if number % 2 else "team/notebook:latest", "t"
             )
             with lock:
@@ -583,32 +584,32 @@ def test_concurrent_requests_make_exactly_one_job(redis_client: redis_lib.Redis)
     assert len(results) == threads_count
     assert sum(r.queued for r in results) == 1
     assert len({r.job for r in results}) == 1 and len({r.entry for r in results}) == 1
-    assert redis_client.xlen(contract.STREAM) == 1
+    assert redis_client.xlen(pullqueue.STREAM) == 1
 
 
 def test_ensure_group_reads_entries_queued_before_it(redis_client: redis_lib.Redis) -> None:
-    entry = redis_client.xadd(contract.STREAM, {"job": "early"})
-    contract.ensure_group(redis_client)
-    contract.ensure_group(redis_client)  # again: no BUSYGROUP error
-    got: Any = redis_client.xreadgroup(contract.GROUP, "c", {contract.STREAM: ">"}, count=5)
+    entry = redis_client.xadd(pullqueue.STREAM, {"job": "early"})
+    pullqueue.ensure_group(redis_client)
+    pullqueue.ensure_group(redis_client)  # again: no BUSYGROUP error
+    got: Any = redis_client.xreadgroup(pullqueue.GROUP, "c", {pullqueue.STREAM: ">"}, count=5)
     assert [e for e, _ in got[0][1]] == [entry]
 
 
 def test_ensure_group_raises_other_errors(redis_client: redis_lib.Redis) -> None:
-    redis_client.set(contract.STREAM, "not a stream")
+    redis_client.set(pullqueue.STREAM, "not a stream")
     with pytest.raises(redis_lib.ResponseError, match="WRONGTYPE"):
-        contract.ensure_group(redis_client)
+        pullqueue.ensure_group(redis_client)
 
 
 def test_live_workers(redis_client: redis_lib.Redis) -> None:
-    contract.seen(redis_client, "fresh")
-    redis_client.zadd(contract.WORKERS, {"quiet": time.time() - 120})
-    redis_client.zadd(contract.WORKERS, {"ancient": time.time() - 2 * 86400})
-    assert contract.live_workers(redis_client) == ["fresh"]
-    assert sorted(contract.live_workers(redis_client, within=300)) == ["fresh", "quiet"]
-    contract.seen(redis_client, "fresh")  # forgets workers gone for a day
-    assert redis_client.zscore(contract.WORKERS, "ancient") is None
-    assert redis_client.zscore(contract.WORKERS, "quiet") is not None
+    pullqueue.seen(redis_client, "fresh")
+    redis_client.zadd(pullqueue.WORKERS, {"quiet": time.time() - 120})
+    redis_client.zadd(pullqueue.WORKERS, {"ancient": time.time() - 2 * 86400})
+    assert pullqueue.live_workers(redis_client) == ["fresh"]
+    assert sorted(pullqueue.live_workers(redis_client, within=300)) == ["fresh", "quiet"]
+    pullqueue.seen(redis_client, "fresh")  # forgets workers gone for a day
+    assert redis_client.zscore(pullqueue.WORKERS, "ancient") is None
+    assert redis_client.zscore(pullqueue.WORKERS, "quiet") is not None
 
 
 # -- the worker's dead letters ---------------------------------------------------------------
@@ -629,7 +630,7 @@ def test_a_malformed_entry_is_dead_lettered_without_the_engine(
 ) -> None:
     engine = NoEngine()
     worker = Worker(pull_settings(), redis_client, engine)
-    entry = redis_client.xadd(contract.STREAM, dict(fields))  # type: ignore[arg-type]
+    entry = redis_client.xadd(pullqueue.STREAM, dict(fields))  # type: ignore[arg-type]
     assert worker.step() is True
     assert engine.calls == 0
     dead = dead_letters(redis_client)
@@ -642,12 +643,12 @@ def test_a_malformed_entry_is_dead_lettered_without_the_engine(
     for name, value in fields.items():
         assert letter[name] == value[:1000]  # the job's own fields, cut short
     # Acknowledged and deleted: not delivered again, to anyone.
-    assert redis_client.xlen(contract.STREAM) == 0
-    pending: Any = redis_client.xpending(contract.STREAM, contract.GROUP)
+    assert redis_client.xlen(pullqueue.STREAM) == 0
+    pending: Any = redis_client.xpending(pullqueue.STREAM, pullqueue.GROUP)
     assert pending["pending"] == 0
     assert worker.step() is False
     assert engine.calls == 0
-    assert contract.live_workers(redis_client) == ["test-worker"]
+    assert pullqueue.live_workers(redis_client) == ["test-worker"]
 
 
 def test_a_job_delivered_too_often_is_given_up_as_worker_lost(
@@ -655,16 +656,16 @@ def test_a_job_delivered_too_often_is_given_up_as_worker_lost(
 ) -> None:
     engine = NoEngine()
     worker = Worker(pull_settings(max_deliveries=3), redis_client, engine)
-    requested = contract.request_pull(redis_client, "team/lost", "launch:ann")
+    requested = pullqueue.request_pull(redis_client, "team/lost", "launch:ann")
     # Three workers took it in turn and stopped answering.
-    got: Any = redis_client.xreadgroup(contract.GROUP, "ghost-1", {contract.STREAM: ">"})
+    got: Any = redis_client.xreadgroup(pullqueue.GROUP, "ghost-1", {pullqueue.STREAM: ">"})
     assert got[0][1][0][0] == requested.entry
     claimed: Any = redis_client.xclaim(
-        contract.STREAM, contract.GROUP, "ghost-2", 0, [requested.entry]
+        pullqueue.STREAM, pullqueue.GROUP, "ghost-2", 0, [requested.entry]
     )
     assert claimed[0][0] == requested.entry
     auto: Any = redis_client.xautoclaim(
-        contract.STREAM, contract.GROUP, "ghost-3", min_idle_time=0, start_id="0-0"
+        pullqueue.STREAM, pullqueue.GROUP, "ghost-3", min_idle_time=0, start_id="0-0"
     )
     assert auto[1][0][0] == requested.entry
     assert pending_deliveries(redis_client, requested.entry) == 3
@@ -686,10 +687,10 @@ def test_a_job_delivered_too_often_is_given_up_as_worker_lost(
         letter["error"],
     )
     assert state.finished_at > 0
-    events: Any = redis_client.xrevrange(contract.events_key("team/lost:latest"), count=1)
+    events: Any = redis_client.xrevrange(pullqueue.events_key("team/lost:latest"), count=1)
     assert events[0][1]["state"] == "failed"
-    assert redis_client.xlen(contract.STREAM) == 0
-    pending: Any = redis_client.xpending(contract.STREAM, contract.GROUP)
+    assert redis_client.xlen(pullqueue.STREAM) == 0
+    pending: Any = redis_client.xpending(pullqueue.STREAM, pullqueue.GROUP)
     assert pending["pending"] == 0
 
 
@@ -698,8 +699,8 @@ def test_the_last_delivery_tries_and_the_next_gives_up_with_its_error(
 ) -> None:
     engine = NoEngine()
     worker = Worker(pull_settings(max_deliveries=2), redis_client, engine)
-    requested = contract.request_pull(redis_client, "team/notebook:1", "test")
-    redis_client.xreadgroup(contract.GROUP, "ghost", {contract.STREAM: ">"})
+    requested = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
+    redis_client.xreadgroup(pullqueue.GROUP, "ghost", {pullqueue.STREAM: ">"})
     time.sleep(0.25)
     # Delivery 2 of 2: still tried. The engine cannot be reached (a transient error): the
     # job stays pending, the state says why.
@@ -720,19 +721,19 @@ def test_the_last_delivery_tries_and_the_next_gives_up_with_its_error(
     assert "could not be reached" in letter["error"]
     state = state_of(redis_client, "team/notebook:1")
     assert (state.state, state.error_kind) == ("failed", "engine")
-    assert redis_client.xlen(contract.STREAM) == 0
+    assert redis_client.xlen(pullqueue.STREAM) == 0
 
 
 def test_giving_up_a_stale_entry_leaves_a_newer_jobs_state_alone(
     redis_client: redis_lib.Redis,
 ) -> None:
     worker = Worker(pull_settings(max_deliveries=1), redis_client, NoEngine())
-    old = contract.request_pull(redis_client, "team/notebook:1", "test")
-    redis_client.xreadgroup(contract.GROUP, "ghost", {contract.STREAM: ">"})
+    old = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
+    redis_client.xreadgroup(pullqueue.GROUP, "ghost", {pullqueue.STREAM: ">"})
     # The image got pulled after all (done is written whoever holds the entry)…
     worker._state(old.image, old.entry, owner=False, state="done")
-    new = contract.request_pull(redis_client, "team/notebook:1", "test")  # …and removed
-    redis_client.xclaim(contract.STREAM, contract.GROUP, "ghost", 0, [new.entry])
+    new = pullqueue.request_pull(redis_client, "team/notebook:1", "test")  # …and removed
+    redis_client.xclaim(pullqueue.STREAM, pullqueue.GROUP, "ghost", 0, [new.entry])
     time.sleep(0.25)
     assert worker.step() is True  # the old entry, on its third delivery
     dead = dead_letters(redis_client)
@@ -874,7 +875,7 @@ def test_follow_yields_each_change_as_it_happens_and_ends_when_done(
 
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
-    seen: list[contract.PullState] = []
+    seen: list[pullqueue.PullState] = []
     began = time.monotonic()
     for state in pulls.follow(requested, timeout=30):
         seen.append(state)
@@ -922,13 +923,13 @@ def test_follow_asks_again_when_the_record_is_gone(
     monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 0.3)
     pulls = Pulls(redis_client)
     first = pulls.request("team/notebook:1", "test")
-    contract.seen(redis_client, "puller")
+    pullqueue.seen(redis_client, "puller")
     writer = Worker(pull_settings(worker="puller"), redis_client, NoEngine())
-    seen: list[contract.PullState] = []
+    seen: list[pullqueue.PullState] = []
     for state in pulls.follow(first, timeout=30):
         seen.append(state)
         if len(seen) == 1:
-            redis_client.delete(contract.state_key(first.image))  # lost, as by a restart
+            redis_client.delete(pullqueue.state_key(first.image))  # lost, as by a restart
         elif len(seen) == 2:
             deliver(redis_client, "puller")
             writer._state(state.image, state.entry, state="done", percent="100")
@@ -936,7 +937,7 @@ def test_follow_asks_again_when_the_record_is_gone(
     assert [s.state for s in seen] == ["queued", "queued", "done"]
     assert seen[0].job == first.job and seen[1].job != first.job
     assert seen[2].job == seen[1].job
-    entries: Any = redis_client.xrange(contract.STREAM)
+    entries: Any = redis_client.xrange(pullqueue.STREAM)
     assert entries[-1][0] == seen[1].entry
     assert entries[-1][1]["requested_by"] == "follower"
 
@@ -948,9 +949,9 @@ def test_follow_says_so_when_no_puller_runs(
     monkeypatch.setattr(pulls_module, "NO_WORKER_GRACE", 1.0)
     pulls = Pulls(redis_client)
     requested = pulls.request("team/notebook:1", "test")
-    redis_client.zadd(contract.WORKERS, {"long-gone": time.time() - 3600})
+    redis_client.zadd(pullqueue.WORKERS, {"long-gone": time.time() - 3600})
     began = time.monotonic()
-    seen: list[contract.PullState] = []
+    seen: list[pullqueue.PullState] = []
     with pytest.raises(PullTimeout) as caught:
         for state in pulls.follow(requested, timeout=30):
             seen.append(state)
@@ -962,7 +963,7 @@ def test_follow_says_so_when_no_puller_runs(
     assert 1.0 <= elapsed < 20
     assert [s.state for s in seen] == ["queued"]
     # The job stays queued for when a worker starts.
-    assert redis_client.xlen(contract.STREAM) == 1
+    assert redis_client.xlen(pullqueue.STREAM) == 1
     assert state_of(redis_client, "team/notebook:1").state == "queued"
 
 
@@ -971,7 +972,7 @@ def test_follow_times_out_when_a_puller_runs_but_the_pull_stalls(
 ) -> None:
     pulls = Pulls(redis_client)
     requested = pulls.request("team/notebook:1", "test")
-    contract.seen(redis_client, "busy-puller")
+    pullqueue.seen(redis_client, "busy-puller")
     began = time.monotonic()
     with pytest.raises(PullTimeout) as caught:
         list(pulls.follow(requested, timeout=0.6))
@@ -984,7 +985,7 @@ def test_follow_times_out_when_a_puller_runs_but_the_pull_stalls(
 def test_follow_never_waits_past_its_deadline(redis_client: redis_lib.Redis) -> None:
     pulls = Pulls(redis_client)
     requested = pulls.request("team/notebook:1", "test")
-    contract.seen(redis_client, "busy-puller")  # a worker: only the deadline ends the wait
+    pullqueue.seen(redis_client, "busy-puller")  # a worker: only the deadline ends the wait
     timeout = 0.2
     hung = False
     for _ in range(5):
@@ -1012,7 +1013,7 @@ def test_follow_never_waits_past_its_deadline(redis_client: redis_lib.Redis) -> 
         if thread.is_alive():
             hung = True
             # Release it: any event wakes the XREAD, and then its deadline has passed.
-            redis_client.xadd(contract.events_key(requested.image), {"state": "queued"})
+            redis_client.xadd(pullqueue.events_key(requested.image), {"state": "queued"})
             thread.join(timeout=10)
             break
         assert outcome == ["timeout"]
@@ -1021,7 +1022,7 @@ def test_follow_never_waits_past_its_deadline(redis_client: redis_lib.Redis) -> 
 
 def test_describe_each_state() -> None:
     image = "team/notebook:1"
-    state = contract.PullState
+    state = pullqueue.PullState
     assert "Waiting for the image puller" in describe(state(image, state="queued"))
     assert describe(state(image, state="pulling")) == f"Downloading {image}"
     assert (
@@ -1083,8 +1084,8 @@ def test_image_api_wants_an_admin(client: Any, signing_key: Any) -> None:
 
 
 def mint_forged_admin() -> dict[str, str]:
-    from sidecar import devstack
-    from sidecar.devkeys import mint_admin_token
+    from devtools import services as devstack
+    from nextpyter.sidecar.signing import mint_admin_token
 
     token = mint_admin_token(
         Ed25519PrivateKey.generate(),
@@ -1111,7 +1112,7 @@ def _pagletto(redis_url: str, *args: str) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXTPYTER_", "DOCKER_"))}
     env["NEXTPYTER_REDIS_URL"] = redis_url
     return subprocess.run(
-        [sys.executable, "-m", "pagletto", *args],
+        [sys.executable, "-m", "nextpyter.pagletto", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -1121,10 +1122,10 @@ def _pagletto(redis_url: str, *args: str) -> Any:
 
 
 def test_pagletto_status_and_requeue(redis_service: Any, redis_client: redis_lib.Redis) -> None:
-    contract.request_pull(redis_client, "team/queued:1", "test")
-    contract.seen(redis_client, "worker-a")
+    pullqueue.request_pull(redis_client, "team/queued:1", "test")
+    pullqueue.seen(redis_client, "worker-a")
     dead_id = redis_client.xadd(
-        contract.DEAD_STREAM,
+        pullqueue.DEAD_STREAM,
         {"job": uuid.uuid4().hex, "image": "team/dead:2", "error": "gone", "error_kind": "x"},
     )
     status = _pagletto(redis_service.address, "status")
@@ -1137,14 +1138,14 @@ def test_pagletto_status_and_requeue(redis_service: Any, redis_client: redis_lib
     again = _pagletto(redis_service.address, "requeue", dead_id)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["image"] == "team/dead:2"
-    state = contract.read_state(redis_client, "team/dead:2")
-    assert state is not None and state.state == contract.QUEUED
-    assert redis_client.xlen(contract.STREAM) == 2
+    state = pullqueue.read_state(redis_client, "team/dead:2")
+    assert state is not None and state.state == pullqueue.QUEUED
+    assert redis_client.xlen(pullqueue.STREAM) == 2
     unknown = _pagletto(redis_service.address, "requeue", "1-1")
     assert unknown.returncode != 0 and "no dead letter '1-1'" in unknown.stderr
     garbage = _pagletto(redis_service.address, "requeue", "../x")
     assert garbage.returncode != 0 and "is not an entry id" in garbage.stderr
-    assert redis_client.xlen(contract.STREAM) == 2
+    assert redis_client.xlen(pullqueue.STREAM) == 2
     assert "Traceback" not in unknown.stderr + garbage.stderr
 
 
@@ -1155,19 +1156,19 @@ def test_pagletto_health_is_this_hosts_worker_being_seen(
     said it runs within 20 s; another host's worker does not count."""
     import socket
 
-    redis_client.delete(contract.WORKERS)
-    contract.seen(redis_client, "elsewhere-7")
+    redis_client.delete(pullqueue.WORKERS)
+    pullqueue.seen(redis_client, "elsewhere-7")
     sick = _pagletto(redis_service.address, "health")
     assert sick.returncode != 0 and f"({socket.gethostname()}-*)" in sick.stderr
     assert "Traceback" not in sick.stderr
-    contract.seen(redis_client, f"{socket.gethostname()}-1")
+    pullqueue.seen(redis_client, f"{socket.gethostname()}-1")
     well = _pagletto(redis_service.address, "health")
     assert well.returncode == 0, well.stderr
     assert well.stdout.strip() == f"ok: {socket.gethostname()}-1"
     # Seen too long ago: not healthy any more.
-    redis_client.zadd(contract.WORKERS, {f"{socket.gethostname()}-1": 1.0})
+    redis_client.zadd(pullqueue.WORKERS, {f"{socket.gethostname()}-1": 1.0})
     assert _pagletto(redis_service.address, "health").returncode != 0
-    redis_client.delete(contract.WORKERS)
+    redis_client.delete(pullqueue.WORKERS)
 
 
 def test_pagletto_refuses_bad_settings_with_the_variable_named(redis_service: Any) -> None:
@@ -1188,17 +1189,17 @@ def test_a_worker_whose_job_was_taken_over_writes_and_gives_up_nothing(
 ) -> None:
     stale = Worker(pull_settings(worker="stale"), redis_client, NoEngine())
     rescuer = Worker(pull_settings(worker="rescuer"), redis_client, NoEngine())
-    job = contract.request_pull(redis_client, "team/notebook:1", "test")
+    job = pullqueue.request_pull(redis_client, "team/notebook:1", "test")
     deliver(redis_client, "stale")
     stale._state(job.image, job.entry, state="pulling", percent="30.0", worker="stale")
     # "stale" stopped answering (lost Redis for a while); "rescuer" took the entry over.
-    redis_client.xclaim(contract.STREAM, contract.GROUP, "rescuer", 0, [job.entry])
+    redis_client.xclaim(pullqueue.STREAM, pullqueue.GROUP, "rescuer", 0, [job.entry])
     rescuer._state(job.image, job.entry, state="pulling", percent="10.0", worker="rescuer")
     stale._state(job.image, job.entry, percent="35.0")  # back: its progress is ignored
     stale._give_up(
         job.entry,
         {"job": job.job, "image": job.image},
-        contract.Job(job.job, job.image, 0.0, "test"),
+        pullqueue.Job(job.job, job.image, 0.0, "test"),
         "unauthorized",
         "its old credentials were refused",
         1,
@@ -1212,14 +1213,14 @@ def test_a_worker_whose_job_was_taken_over_writes_and_gives_up_nothing(
     )
     assert dead_letters(redis_client) == []
     pending: Any = redis_client.xpending_range(
-        contract.STREAM, contract.GROUP, min=job.entry, max=job.entry, count=1
+        pullqueue.STREAM, pullqueue.GROUP, min=job.entry, max=job.entry, count=1
     )
     assert pending[0]["consumer"] == "rescuer"
     # The rescuer still can give it up.
     rescuer._give_up(
         job.entry,
         {"job": job.job, "image": job.image},
-        contract.Job(job.job, job.image, 0.0, "test"),
+        pullqueue.Job(job.job, job.image, 0.0, "test"),
         "not-found",
         "no such image",
         2,
@@ -1233,17 +1234,17 @@ def test_a_stalled_entry_behind_ten_live_pulls_is_found(redis_client: redis_lib.
     stopped instead of looking at the same ten live pulls again and again."""
     engine = NoEngine()
     worker = Worker(pull_settings(claim_idle=1.0), redis_client, engine)
-    jobs = [contract.request_pull(redis_client, f"team/n{i}:1", "test") for i in range(12)]
-    redis_client.xreadgroup(contract.GROUP, "gone", {contract.STREAM: ">"}, count=12)
+    jobs = [pullqueue.request_pull(redis_client, f"team/n{i}:1", "test") for i in range(12)]
+    redis_client.xreadgroup(pullqueue.GROUP, "gone", {pullqueue.STREAM: ">"}, count=12)
     time.sleep(1.2)
     # The first eleven are live pulls of another worker (just touched); the last is stalled.
     redis_client.xclaim(
-        contract.STREAM, contract.GROUP, "busy", 0, [j.entry for j in jobs[:11]], justid=True
+        pullqueue.STREAM, pullqueue.GROUP, "busy", 0, [j.entry for j in jobs[:11]], justid=True
     )
     assert worker.step() is False  # ten live ones looked at, nothing to take yet
     assert worker.step() is True  # then the stalled one
     pending: Any = redis_client.xpending_range(
-        contract.STREAM, contract.GROUP, min=jobs[11].entry, max=jobs[11].entry, count=1
+        pullqueue.STREAM, pullqueue.GROUP, min=jobs[11].entry, max=jobs[11].entry, count=1
     )
     assert pending[0]["consumer"] == worker.name and pending[0]["times_delivered"] == 2
     assert engine.calls == 1  # it tried to pull it
@@ -1274,9 +1275,9 @@ def test_a_follower_whose_job_entry_vanished_asks_again_but_never_repeats_a_fini
 ) -> None:
     monkeypatch.setattr(pulls_module, "FOLLOW_BLOCK", 0.2)
     pulls = Pulls(redis_client)
-    contract.seen(redis_client, "puller")
+    pullqueue.seen(redis_client, "puller")
     first = pulls.request("team/notebook:1", "test")
-    redis_client.xdel(contract.STREAM, first.entry)  # trimmed by hand
+    redis_client.xdel(pullqueue.STREAM, first.entry)  # trimmed by hand
     jobs = []
     for state in pulls.follow(first, timeout=30):
         jobs.append(state.job)
@@ -1284,11 +1285,11 @@ def test_a_follower_whose_job_entry_vanished_asks_again_but_never_repeats_a_fini
             puller(redis_client)._state(state.image, state.entry, state="done", percent="100")
         assert len(jobs) < 10
     assert jobs[0] == first.job and jobs[-1] != first.job
-    assert redis_client.xlen(contract.STREAM) == 1
+    assert redis_client.xlen(pullqueue.STREAM) == 1
     # A pull that has ended is not queued again by a follower that finds no entry.
-    again = contract.request_pull(redis_client, "team/notebook:1", "follower", only_if_lost=True)
+    again = pullqueue.request_pull(redis_client, "team/notebook:1", "follower", only_if_lost=True)
     assert not again.queued and again.job == jobs[-1]
-    assert redis_client.xlen(contract.STREAM) == 1
+    assert redis_client.xlen(pullqueue.STREAM) == 1
 
 
 def test_a_launch_waiting_for_another_launchs_lock_keeps_saying_so(
@@ -1297,10 +1298,10 @@ def test_a_launch_waiting_for_another_launchs_lock_keeps_saying_so(
     """Another launch of the user's server (waiting for a long pull) holds the lock: this
     one says "waiting" again and again, so its progress stream stays open, then gives up
     with a message."""
-    from sidecar import launches
-    from sidecar.runtime.base import ServerSpec
-    from sidecar.runtime.local import LocalBackend
-    from sidecar.store import LaunchEvents, spawn_lock
+    from nextpyter.sidecar import launches
+    from nextpyter.sidecar.runtime.base import ServerSpec
+    from nextpyter.sidecar.runtime.local import LocalBackend
+    from nextpyter.sidecar.store import LaunchEvents, spawn_lock
 
     monkeypatch.setattr(launches, "LOCK_HEARTBEAT", 0.2)
     monkeypatch.setattr(launches, "LOCK_GRACE", 0.0)
@@ -1334,8 +1335,8 @@ def test_settings_saved_under_looser_image_rules_keep_all_but_those_images(
 ) -> None:
     """A configuration an older version stored (images its looser check let through) keeps
     its profiles and valid images, with a warning, instead of falling back to defaults."""
-    from sidecar.config import Settings
-    from sidecar.dynconfig import CONFIG_KEY, ConfigStore
+    from nextpyter.sidecar.config import Settings
+    from nextpyter.sidecar.dynconfig import CONFIG_KEY, ConfigStore
 
     store = ConfigStore(redis_client, Settings("k" * 40, Path("/"), Path("/run"), "/j", "i"))
     stored = {
@@ -1364,16 +1365,16 @@ def test_a_worker_that_stops_says_it_is_leaving(redis_client: redis_lib.Redis) -
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
     wait_for = time.monotonic() + 10
-    while "leaving" not in contract.live_workers(redis_client) and time.monotonic() < wait_for:
+    while "leaving" not in pullqueue.live_workers(redis_client) and time.monotonic() < wait_for:
         time.sleep(0.05)
-    assert "leaving" in contract.live_workers(redis_client)
+    assert "leaving" in pullqueue.live_workers(redis_client)
     stop.set()
     thread.join(10)
     assert not thread.is_alive()
     # Still counted for RESTART_GRACE (it may be restarting), not for the whole ALIVE.
-    assert "leaving" in contract.live_workers(redis_client)
-    gone_for = contract.ALIVE - contract.RESTART_GRACE
-    assert "leaving" not in contract.live_workers(redis_client, within=gone_for - 1)
+    assert "leaving" in pullqueue.live_workers(redis_client)
+    gone_for = pullqueue.ALIVE - pullqueue.RESTART_GRACE
+    assert "leaving" not in pullqueue.live_workers(redis_client, within=gone_for - 1)
 
 
 def test_an_entry_with_thousands_of_fields_is_still_dead_lettered(
@@ -1383,13 +1384,13 @@ def test_an_entry_with_thousands_of_fields_is_still_dead_lettered(
     keeps a bounded part of it, and the entry leaves the queue."""
     engine = NoEngine()
     worker = Worker(pull_settings(), redis_client, engine)
-    contract.ensure_group(redis_client)
-    redis_client.xadd(contract.STREAM, {f"f{n}": "x" * 10 for n in range(5000)})
+    pullqueue.ensure_group(redis_client)
+    redis_client.xadd(pullqueue.STREAM, {f"f{n}": "x" * 10 for n in range(5000)})
     assert worker.step() is True
     [letter] = dead_letters(redis_client)
     assert letter["error_kind"] == "malformed"
     assert len(letter) < 40
-    assert redis_client.xlen(contract.STREAM) == 0 and engine.calls == 0
+    assert redis_client.xlen(pullqueue.STREAM) == 0 and engine.calls == 0
 
 
 def test_a_launch_compares_images_as_they_are_pulled(
@@ -1398,11 +1399,11 @@ def test_a_launch_compares_images_as_they_are_pulled(
     """The environment names "team/nb", the admin's list (in Redis, as PUT /config stores
     it) "team/nb:latest": one image, and the launch runs it as pulled ("team/nb:latest");
     another image is refused."""
-    from sidecar.config import load_settings
-    from sidecar.dynconfig import ConfigStore, Profile, RuntimeConfig
-    from sidecar.launches import Launcher
-    from sidecar.problems import Problem
-    from sidecar.runtime.docker_backend import DockerBackend
+    from nextpyter.sidecar.config import load_settings
+    from nextpyter.sidecar.dynconfig import ConfigStore, Profile, RuntimeConfig
+    from nextpyter.sidecar.launches import Launcher
+    from nextpyter.sidecar.problems import Problem
+    from nextpyter.sidecar.runtime.docker import DockerBackend
 
     from .test_config import env
 
@@ -1441,5 +1442,5 @@ def test_the_stall_timeout_setting() -> None:
 def test_a_worker_on_a_fresh_redis_makes_the_group_itself(redis_client: redis_lib.Redis) -> None:
     worker = Worker(pull_settings(), redis_client, NoEngine())
     assert worker.step() is False  # no stream, no group yet: made, and nothing to do
-    groups: Any = redis_client.xinfo_groups(contract.STREAM)
-    assert [g["name"] for g in groups] == [contract.GROUP]
+    groups: Any = redis_client.xinfo_groups(pullqueue.STREAM)
+    assert [g["name"] for g in groups] == [pullqueue.GROUP]

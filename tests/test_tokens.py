@@ -21,10 +21,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sidecar import devstack
-from sidecar.devkeys import generate_key, mint_launch_token, public_jwk
-from sidecar.store import RedisJtiStore
-from sidecar.tokens import MIN_REFRESH_GAP, KeySet, LaunchTokenVerifier, TokenRejected
+from devtools import services as devstack
+from nextpyter.sidecar.signing import generate_key, mint_launch_token, public_jwk
+from nextpyter.sidecar.store import RedisJtiStore
+from nextpyter.sidecar.tokens import MIN_REFRESH_GAP, KeySet, LaunchTokenVerifier, TokenRejected
 
 AUD = "nextpyter-sidecar"
 
@@ -236,7 +236,7 @@ def test_key_rotation_by_kid(tmp_path: Path, redis_client: Any) -> None:
     verifier = LaunchTokenVerifier(
         keyset, devstack.ISSUER, AUD, RedisJtiStore(redis_client), ("default",)
     )
-    from sidecar.devkeys import load_key
+    from nextpyter.sidecar.signing import load_key
 
     verifier.verify(sign(load_key(pem1), claims()))
     pem2, _ = generate_key(tmp_path, "two")  # rotation: a second key joins the JWKS
@@ -277,7 +277,7 @@ def test_mint_launch_token_matches_contract(signing_key: Ed25519PrivateKey) -> N
 
 
 def test_admin_tokens(verifier: LaunchTokenVerifier, signing_key: Ed25519PrivateKey) -> None:
-    from sidecar.devkeys import mint_admin_token
+    from nextpyter.sidecar.signing import mint_admin_token
 
     raw = mint_admin_token(
         signing_key, issuer=devstack.ISSUER, audience=AUD, scopes=["sessions:read"]

@@ -1,0 +1,2 @@
+"""pagletto: NextPyter's image-pull worker (see :mod:`nextpyter.pullqueue` and
+:mod:`nextpyter.pagletto.worker`)."""

@@ -1,0 +1,292 @@
+"""Launching a user's server: one spawn per user, progress any replica can follow.
+
+:meth:`Launcher.launch` returns at once with a launch id; a thread takes the
+user's spawn lock (Redis, shared by every worker and replica), reuses the
+running server or starts one, and publishes each step to the launch's event
+stream. The progress page and the API follow that stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import redis
+
+from .. import pullqueue
+from .dynconfig import ConfigStore, Profile, RuntimeConfig
+from .paths import PathRejected, user_files_dir
+from .problems import Problem
+from .pulls import Pulls, PullTimeout, describe
+from .runtime import Backend, BackendError, Server, ServerSpec
+from .sessions import upstream_secret
+from .slugs import slug_for
+from .store import LaunchEvents, mark_launched, renewing, spawn_lock
+
+log = logging.getLogger(__name__)
+LOCK_HEARTBEAT = 25.0  # seconds between "waiting" events while another launch holds the lock
+LOCK_GRACE = 30.0  # how much longer than its own start and pull a launch waits for the lock
+
+
+@dataclass(frozen=True)
+class Launch:
+    id: str
+    user_id: str
+    slug: str
+    url: str
+
+
+def notebook_url(slug: str, path: str, is_dir: bool) -> str:
+    """Where JupyterLab shows ``path``: a file opens in an editor, a folder in the browser."""
+    base = f"/user/{slug}/lab"
+    if not path:
+        return base
+    return f"{base}/tree/{quote(path)}" if not is_dir else f"{base}/tree/{quote(path)}/"
+
+
+def _running(server: Server, profile: str) -> str:
+    """A running server is reused as it is: restarting it for another profile would end
+    the user's kernels without asking."""
+    if server.profile == profile:
+        return "Your server is running"
+    return (
+        f"Your server is already running with the {server.profile!r} profile; stop it "
+        f"(in Nextcloud's personal settings) to start one with {profile!r}"
+    )
+
+
+def image_not_allowed(image: str) -> Problem:
+    return Problem(
+        403,
+        "image-not-allowed",
+        "Image not allowed",
+        f"The image {image!r} is not on the administrator's list of allowed images. "
+        "Ask your administrator to choose a default image in NextPyter's admin settings.",
+    )
+
+
+class Launcher:
+    def __init__(
+        self,
+        backend: Backend,
+        client: redis.Redis,
+        secret_key: str,
+        data_dir: Path,
+        start_timeout: float,
+        config: ConfigStore | None = None,
+        default_image: str = "",
+        pull_timeout: float = 1800.0,
+    ) -> None:
+        self.backend = backend
+        self.config = config
+        self.default_image = default_image
+        self.client = client
+        self.events = LaunchEvents(client)
+        self.secret_key = secret_key
+        self.data_dir = data_dir
+        self.start_timeout = start_timeout
+        self.pulls = Pulls(client)
+        self.pull_timeout = pull_timeout
+
+    def launch(self, user_id: str, path: str, profile: str) -> Launch:
+        slug = slug_for(user_id)
+        try:
+            files = user_files_dir(self.data_dir, user_id)
+        except PathRejected as error:
+            raise Problem(403, "files-refused", "Files folder refused", str(error)) from None
+        if not files.is_dir():
+            raise Problem(
+                404,
+                "no-files-folder",
+                "No files folder",
+                f"NextPyter found no files folder for the user {user_id!r}. Log in to Nextcloud "
+                "once so that it is created, or ask your administrator to check "
+                "NEXTPYTER_DATA_DIR.",
+            )
+        try:
+            is_dir = bool(path) and (files / path).is_dir()
+        except OSError:  # a name too long for the file system, a folder we may not read
+            is_dir = False
+        url = notebook_url(slug, path, is_dir)
+        spec = self._spec(user_id, slug, profile, files)
+        launch = Launch(id=secrets.token_urlsafe(18), user_id=user_id, slug=slug, url=url)
+        self.events.publish(launch.id, "queued", "Preparing your server", slug=slug, url=url)
+        mark_launched(self.client, slug)
+        # Reuse a running server at once, under the user's lock so that the culler cannot
+        # stop it between our look and the answer; if the lock is taken (a start, a stop,
+        # the culler), the thread below waits for it and looks again.
+        lock = spawn_lock(self.client, slug)
+        if lock.acquire(blocking=False):
+            try:
+                try:
+                    server = self.backend.status(slug)
+                except BackendError:
+                    server = None  # the launch thread meets it too, and reports it
+                if server is not None and server.state == "running":
+                    message = _running(server, profile)
+                    self.events.publish(launch.id, "ready", message, url=url, percent=100)
+                    return launch
+            finally:
+                with contextlib.suppress(redis.RedisError):
+                    lock.release()
+        threading.Thread(
+            target=self._run, args=(launch, spec), name=f"launch-{slug}", daemon=True
+        ).start()
+        return launch
+
+    def images(self, runtime: RuntimeConfig | None = None) -> tuple[str, tuple[str, ...]]:
+        """The default image and the allowed ones: the administrator's run-time settings,
+        or the sidecar's NEXTPYTER_DOCKER_IMAGE."""
+        if runtime is None and self.config is not None:
+            runtime = self.config.get()
+        default = (runtime.default_image if runtime else "") or self.default_image
+        allowed = (runtime.allowed_images if runtime else ()) or (self.default_image,)
+        return default, tuple(i for i in allowed if i)
+
+    def _spec(self, user_id: str, slug: str, profile: str, files: Path) -> ServerSpec:
+        """What to start for this launch: the profile's limits, and the image, which must be
+        on the administrator's allowed list (refused before anything happens)."""
+        runtime = self.config.get() if self.config else None
+        limits = runtime.profiles.get(profile, Profile()) if runtime else Profile()
+        image = ""
+        if self.backend.uses_images:
+            image, allowed = self.images(runtime)
+            # Compared as pulled, recorded and run: "x" and "x:latest" are one image.
+            if not image or pullqueue.normalize_image(image) not in {
+                pullqueue.normalize_image(i) for i in allowed
+            }:
+                raise image_not_allowed(image)
+            image = pullqueue.normalize_image(image)
+        return ServerSpec(
+            user_id=user_id,
+            slug=slug,
+            profile=profile,
+            files_dir=files,
+            secret=upstream_secret(self.secret_key, slug),
+            image=image,
+            cpu=limits.cpu,
+            memory=limits.memory,
+            pids=limits.pids,
+            gpu=limits.gpu,
+        )
+
+    def _run(self, launch: Launch, spec: ServerSpec) -> None:
+        publish = self.events.publish
+        lock = spawn_lock(self.client, spec.slug)
+        try:
+            if not lock.acquire(blocking=False):
+                # Another launch (which may wait for a long pull) holds it: say so now and
+                # again every LOCK_HEARTBEAT seconds, so the progress stream stays open.
+                deadline = time.monotonic() + self.start_timeout + self.pull_timeout + LOCK_GRACE
+                while True:
+                    publish(launch.id, "waiting", "Another launch of your server is under way")
+                    # (At least two tries each time: redis-py tries every 0.1 s.)
+                    wait = max(0.25, min(LOCK_HEARTBEAT, deadline - time.monotonic()))
+                    if lock.acquire(blocking_timeout=wait):
+                        break
+                    if time.monotonic() >= deadline:
+                        publish(
+                            launch.id,
+                            "failed",
+                            "Another launch of your server is still running. Try again in a "
+                            "minute.",
+                        )
+                        return
+        except redis.RedisError as error:
+            log.error("spawn lock for %s: %s", spec.slug, error)
+            publish(launch.id, "failed", "NextPyter's Redis is unreachable; try again soon.")
+            return
+        # The last event goes out after the lock is released: whoever hears "ready" or
+        # "failed" (a browser, a stop, the culler) finds the user's lock free.
+        try:
+            with renewing(lock):
+                last = self._start(launch, spec)
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                lock.release()  # if it expired or Redis is gone, it frees itself
+        publish(launch.id, **last)
+
+    def _start(self, launch: Launch, spec: ServerSpec) -> dict[str, Any]:
+        """Start or reuse the server (under the user's lock); the launch's last event."""
+        publish = self.events.publish
+        try:
+            # Again, now under the lock: the folder must still be the user's own (no link
+            # put in its place since the launch was checked).
+            if user_files_dir(self.data_dir, spec.user_id) != spec.files_dir:
+                raise PathRejected("The user's files folder changed during the launch.")
+            server = self.backend.status(spec.slug)
+            pulled = False
+            if server is None:
+                if spec.image and not self.backend.has_image(spec.image):
+                    self._pull(launch, spec.image)
+                    pulled = True
+                publish(
+                    launch.id,
+                    "starting",
+                    "Starting your Jupyter server",
+                    percent=65 if pulled else 30,
+                )
+                server = self.backend.start(spec)
+            publish(
+                launch.id, "starting", "Waiting for Jupyter to answer", percent=80 if pulled else 70
+            )
+            server = self.backend.wait_ready(spec.slug, self.start_timeout)
+            return {
+                "state": "ready",
+                "message": _running(server, spec.profile),
+                "url": launch.url,
+                "percent": 100,
+            }
+        except (BackendError, PathRejected) as error:
+            log.warning("launch of %s failed: %s", spec.slug, error)
+            try:
+                self.backend.stop(spec.slug)
+            except Exception:  # the failure is reported below; the culler cleans up later
+                log.exception("cleaning up the failed launch of %s", spec.slug)
+            return {"state": "failed", "message": str(error)}
+        except Exception:
+            log.exception("launch of %s failed", spec.slug)
+            return {
+                "state": "failed",
+                "message": "The server could not be started because of an internal error. "
+                "Ask your administrator to look at the sidecar's log.",
+            }
+
+    def _pull(self, launch: Launch, image: str) -> None:
+        """Have pagletto pull ``image`` (or join the pull under way) and pass its progress
+        on: the launch's percentage goes from 5 to 60 while the image downloads."""
+        try:
+            requested = self.pulls.request(image, f"launch:{launch.slug}")
+        except redis.RedisError as error:
+            log.error("queueing the pull of %s: %s", image, error)
+            raise BackendError("NextPyter's Redis is unreachable; try again soon.") from None
+        try:
+            for state in self.pulls.follow(requested, self.pull_timeout):
+                if state.state == pullqueue.FAILED:
+                    raise BackendError(state.error or f"The pull of {image} failed.")
+                pull = {
+                    "job": state.job,
+                    "state": state.state,
+                    "percent": state.percent,
+                    "done": state.done,
+                    "total": state.total,
+                    "image": state.image,
+                }
+                if state.state == pullqueue.DONE:
+                    message = describe(state)
+                    self.events.publish(launch.id, "pulling", message, percent=60, pull=pull)
+                    return
+                percent = 5 + round(0.55 * state.percent)
+                self.events.publish(
+                    launch.id, "pulling", describe(state), percent=percent, pull=pull
+                )
+        except PullTimeout as error:
+            raise BackendError(str(error)) from None
+        raise BackendError(f"The pull of {image} ended without a result.")  # not reached

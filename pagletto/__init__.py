@@ -1,2 +1,0 @@
-"""pagletto: NextPyter's image-pull worker (see :mod:`pagletto.contract` and
-:mod:`pagletto.worker`)."""
