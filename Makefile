@@ -65,9 +65,9 @@ test-app: deps app-js
 test: deps venv lint test-app
 	$(BIN)/pytest
 
-# The quick inner loop: no Jupyter, nginx or browser.
+# The quick inner loop: tests/unit (no process, socket or Redis; a few seconds).
 test-fast: venv
-	$(BIN)/pytest -m "not slow" -q
+	$(BIN)/pytest -q tests/unit
 
 appstore: app-js
 	$(MAKE) -C $(APP) appstore

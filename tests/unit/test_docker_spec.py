@@ -13,8 +13,7 @@ from nextpyter.sidecar.config import DockerSettings, load_settings
 from nextpyter.sidecar.problems import Problem
 from nextpyter.sidecar.runtime import ServerSpec
 from nextpyter.sidecar.runtime.docker import build_container_spec, container_name
-
-from .test_config import env as settings_env
+from tests.support.config import env as settings_env
 
 SPEC = ServerSpec(
     user_id="Anna O'Neil",

@@ -32,11 +32,9 @@ from devtools import services as devstack
 from nextpyter import pullqueue
 from nextpyter.sidecar.dynconfig import CONFIG_KEY
 from nextpyter.sidecar.signing import mint_admin_token
+from tests.support.docker import docker_env, make_user
+from tests.support.stack import Stack, launch_events, start_stack, wait_until
 
-from .conftest import Stack, launch_events, start_stack, wait_until
-from .test_docker import docker_env, make_user
-
-pytestmark = pytest.mark.slow
 TEST_REPOSITORY = "nextpyter-test"
 FAST = {  # workers that take over and give up quickly
     "NEXTPYTER_PULL_CLAIM_IDLE": "2",
@@ -602,7 +600,7 @@ def test_the_progress_page_shows_the_download_in_chromium(
     image's megabytes with a bar that only grows, then JupyterLab."""
     from playwright.sync_api import Error as PlaywrightError
 
-    from .test_browser import chromium, open_in_jupyter_from_nextcloud, origin_of
+    from tests.support.browser_flow import chromium, open_in_jupyter_from_nextcloud, origin_of
 
     engine, base = docker_engine
     image = new_image(engine_client, registry, base, megabytes=24)

@@ -10,38 +10,31 @@ the session cookie is ``Secure``, and Chromium treats localhost as a secure cont
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import (
-    BrowserContext,
     Page,
     Response,
     WebSocket,
     expect,
 )
-from playwright.sync_api import Error as PlaywrightError
 
-from devtools.services import ISSUER
 from nextpyter.sidecar.sessions import COOKIE_NAME, upstream_secret
 from nextpyter.sidecar.slugs import slug_for
-
-from . import browser
-from .conftest import Stack, start_stack, wait_until
-
-pytestmark = pytest.mark.slow
-
-# JupyterLab needs ~10 s to load on a small machine; a first server start a few more.
-START_TIMEOUT_MS = 120_000
-UI_TIMEOUT_MS = 60_000
+from tests.support.browser_flow import (
+    START_TIMEOUT_MS,
+    UI_TIMEOUT_MS,
+    chromium,
+    open_in_jupyter_from_nextcloud,
+    origin_of,
+)
+from tests.support.stack import Stack, start_stack, wait_until
 
 USER_ID = "e2e user"  # a space: the slug is escaped and hashed
 NOTEBOOK = json.dumps(
@@ -72,19 +65,6 @@ QUIET_MESSAGES = {
     b"comm_info_reply",
 }
 CODE = "open('from_kernel.txt','w').write('written by the kernel'); print(6*7)"
-
-
-def origin_of(stack: Stack) -> str:
-    """The gateway as the browser sees it: ``localhost`` (a secure context) on its port."""
-    port = stack.gateway.address.rsplit(":", 1)[1]
-    return f"http://localhost:{port}"
-
-
-@contextmanager
-def chromium(user_data_dir: Path) -> Iterator[BrowserContext]:
-    """Debian's Chromium with a fresh profile; closed (browser and driver) on exit."""
-    with browser.chromium(user_data_dir, UI_TIMEOUT_MS, START_TIMEOUT_MS) as context:
-        yield context
 
 
 @dataclass
@@ -148,36 +128,6 @@ class Traffic:
         found += [f"body of {u}" for u, body in self.bodies.items() if secret in body]
         found += ["a websocket frame" for frame in self.frames if secret.encode() in frame]
         return found
-
-
-NEXTCLOUD_FILES = f"{ISSUER}/apps/files/"
-
-
-def open_in_jupyter_from_nextcloud(page: Page, action: str, token: str) -> None:
-    """Show the launch form on Nextcloud's own origin (served by the browser driver), with
-    the ``Referrer-Policy: no-referrer`` Nextcloud sends with its pages, so the POST carries
-    what the Files action's does (its strict-origin meta restores ``Origin: <Nextcloud>``)."""
-    page.route(
-        NEXTCLOUD_FILES,
-        lambda route: route.fulfill(
-            content_type="text/html",
-            headers={"Referrer-Policy": "no-referrer"},
-            body=launch_form(action, token),
-        ),
-    )
-    page.goto(NEXTCLOUD_FILES)
-
-
-def launch_form(action: str, token: str) -> str:
-    """What Nextcloud's Files action puts in the page: a form POST carrying the token."""
-    return (
-        '<!doctype html><meta charset="utf-8"><title>Nextcloud Files</title>'
-        # What nextcloud_app/src/lib/launcher.js adds before it submits (see there).
-        '<meta name="referrer" content="strict-origin">'
-        f'<form id="launch" method="post" action="{html.escape(action)}">'
-        f'<input type="hidden" name="token" value="{html.escape(token)}">'
-        '<button type="submit">Open in Jupyter</button></form>'
-    )
 
 
 def test_open_notebook_run_code_and_save(stack: Stack, tmp_path: Path) -> None:

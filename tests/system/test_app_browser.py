@@ -36,12 +36,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
-from . import browser
-from .conftest import require, unavailable
+from tests.support import browser
+from tests.support.need import require, unavailable
 
-pytestmark = pytest.mark.slow
-
-APP_DIR = Path(__file__).resolve().parent.parent / "nextcloud_app"
+APP_DIR = Path(__file__).resolve().parents[2] / "nextcloud_app"
 JS_DIR = APP_DIR / "js"
 TIMEOUT_MS = 30_000
 

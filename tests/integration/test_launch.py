@@ -22,10 +22,7 @@ from nextpyter.sidecar.apitokens import ApiTokens
 from nextpyter.sidecar.runtime import local
 from nextpyter.sidecar.sessions import upstream_secret
 from nextpyter.sidecar.slugs import slug_for
-
-from .conftest import EMPTY_NOTEBOOK, Stack, start_stack, wait_until
-
-pytestmark = pytest.mark.slow
+from tests.support.stack import EMPTY_NOTEBOOK, Stack, start_stack, wait_until
 
 
 def server_processes(backend: local.LocalBackend, slug: str) -> list[int]:

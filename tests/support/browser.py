@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, sync_playwright
 
-from .conftest import require
+from tests.support.need import require
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -129,7 +129,9 @@ def test_api_tokens_are_stored_hashed(redis_client: Any) -> None:
 def test_openapi_documents_every_route(app: Any) -> None:
     import json
 
-    spec = json.loads((Path(__file__).parent.parent / "nextpyter" / "sidecar" / "openapi.json").read_text())
+    spec = json.loads(
+        (Path(__file__).resolve().parents[2] / "nextpyter" / "sidecar" / "openapi.json").read_text()
+    )
     documented = {(path, method) for path, item in spec["paths"].items() for method in item}
     served = set()
     for rule in app.url_map.iter_rules():

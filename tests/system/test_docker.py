@@ -29,11 +29,8 @@ from nextpyter.sidecar.dynconfig import CONFIG_KEY
 from nextpyter.sidecar.runtime import BackendError, ServerSpec
 from nextpyter.sidecar.runtime.docker import LABEL, DockerBackend, container_name
 from nextpyter.sidecar.sessions import upstream_secret
-
-from .conftest import Stack, start_stack, wait_until
-
-pytestmark = pytest.mark.slow
-UID = 33  # www-data, the owner of Nextcloud's data by default
+from tests.support.docker import UID, docker_env, make_user
+from tests.support.stack import Stack, start_stack, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +38,6 @@ def engine_client(docker_engine: tuple[Any, str]) -> Iterator[docker.DockerClien
     client = docker_engine[0].client()
     yield client
     client.close()
-
-
-def docker_env(image: str, docker_host: str, **more: str) -> dict[str, str]:
-    """A sidecar's settings for the docker backend on the tests' engine."""
-    return {
-        "NEXTPYTER_BACKEND": "docker",
-        "NEXTPYTER_DOCKER_IMAGE": image,
-        "NEXTPYTER_CULL_INTERVAL": "0",
-        "DOCKER_HOST": docker_host,
-        **more,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +76,6 @@ def _clean_config(redis_service: Any) -> Iterator[None]:
     client = redis_lib.Redis.from_url(redis_service.address)
     client.delete(CONFIG_KEY)
     client.close()
-
-
-def make_user(stack: Stack, user_id: str, files: dict[str, str] | None = None) -> Path:
-    """A user's files folder owned by the web server's uid, as Nextcloud leaves it."""
-    root = stack.user(user_id, files)
-    for path in [root.parent, root, *root.rglob("*")]:
-        os.chown(path, UID, UID)
-    return root
 
 
 def launch_ready(stack: Stack, user_id: str) -> tuple[str, str]:

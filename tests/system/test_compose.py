@@ -31,11 +31,11 @@ import yaml
 from devtools import engine as devdocker
 from nextpyter.sidecar.runtime import egress
 from nextpyter.sidecar.slugs import slug_for
+from tests.support.need import require, require_root
+from tests.support.php import ISSUER, PhpApp
+from tests.support.stack import launch_events, wait_until
 
-from .conftest import launch_events, require, require_root, wait_until
-from .test_contract_php import ISSUER, PhpApp
-
-COMPOSE = Path(__file__).resolve().parent.parent / "compose"
+COMPOSE = Path(__file__).resolve().parents[2] / "compose"
 FILES = (COMPOSE / "docker-compose.yml", COMPOSE / "engine-unprivileged.yml")
 # The tests read the example's settings (its defaults), never a developer's compose/.env.
 EXAMPLE = COMPOSE / ".env.example"
@@ -310,7 +310,6 @@ def project(
         client.close()
 
 
-@pytest.mark.slow
 def test_the_stack_runs_a_notebook_through_the_gateway_and_down_leaves_nothing(
     project: tuple[Project, PhpApp],
 ) -> None:

@@ -8,17 +8,7 @@ import pytest
 
 from nextpyter.common.env import ConfigError
 from nextpyter.sidecar.config import load_settings
-
-
-def env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    base = {
-        "NEXTPYTER_SECRET_KEY": "s" * 40,
-        "NEXTPYTER_DATA_DIR": str(tmp_path),
-        "NEXTPYTER_JWKS": "/etc/nextpyter/jwks.json",
-        "NEXTPYTER_TOKEN_ISSUER": "https://cloud.example",
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v != "<unset>"}
+from tests.support.config import env
 
 
 def test_defaults(tmp_path: Path) -> None:

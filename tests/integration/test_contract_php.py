@@ -28,12 +28,9 @@ from nextpyter.sidecar import dynconfig
 from nextpyter.sidecar.signing import mint_launch_token, public_jwk
 from nextpyter.sidecar.store import RedisJtiStore
 from nextpyter.sidecar.tokens import MIN_REFRESH_GAP, KeySet, LaunchTokenVerifier, TokenRejected
+from tests.support.need import require
+from tests.support.php import AUDIENCE, ISSUER, SIGN, PhpApp
 
-from .conftest import require
-
-SIGN = Path(__file__).resolve().parent.parent / "nextcloud_app" / "tests" / "contract" / "sign.php"
-ISSUER = "https://cloud.example.com"
-AUDIENCE = "nextpyter-sidecar"
 PROFILES = ("default", "gpu")
 
 
@@ -43,27 +40,6 @@ def b64(data: bytes) -> str:
 
 def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class PhpApp:
-    """The PHP app's signing path; its key ring persists in a state file between runs."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.php = require("php")
-        self.state = workdir / "app-config.json"
-        self.jwks_path = workdir / "jwks.json"
-
-    def sign(self, *args: str, rotate: bool = False) -> dict[str, str]:
-        command = [self.php, str(SIGN), "--state", str(self.state)]
-        command += ["--issuer", ISSUER, "--audience", AUDIENCE, *args]
-        if rotate:
-            command.append("--rotate")
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        result: dict[str, str] = json.loads(done.stdout)
-        # What the sidecar reads from NEXTPYTER_JWKS: the route's body, byte for byte.
-        self.jwks_path.write_text(result["jwks"], encoding="utf-8")
-        return result
 
 
 class Clock:

@@ -11,8 +11,7 @@ import pytest
 
 from nextpyter.sidecar.cli import admin_main
 from nextpyter.sidecar.runtime import egress
-
-from .conftest import require, require_root
+from tests.support.need import require, require_root
 
 
 @pytest.fixture
