@@ -2,7 +2,7 @@
 users launching at once.
 
 Run with ``make bench`` (after the local-backend benchmark) or ``python bench/bench_docker.py``
-(``--quick`` for a smoke run). As root: it starts its own dockerd (see sidecar/devdocker.py),
+(``--quick`` for a smoke run). As root: it starts its own dockerd (see devtools/engine.py),
 Redis, the sidecar with the docker backend, and the gateway, and stops them by pid.
 
 - Floor: the same container the backend would create (``build_container_spec``, the very
@@ -54,8 +54,10 @@ from bench import (
     summarize,
     versions,
 )
-from devtools import engine as devdocker
 from devtools import services as devstack
+from devtools.engine import start_engine
+from devtools.images import jupyter_image
+from devtools.services import DevDockerError
 from nextpyter.sidecar.config import DockerSettings
 from nextpyter.sidecar.runtime import ServerSpec
 from nextpyter.sidecar.runtime.docker import DockerBackend, build_container_spec
@@ -72,7 +74,7 @@ START_TIMEOUT = 90.0
 FAILURES = (
     BenchError,
     devstack.ServiceError,
-    devdocker.DevDockerError,
+    DevDockerError,
     docker.errors.DockerException,
     requests.RequestException,
     OSError,
@@ -106,12 +108,12 @@ class DockerStack:
 def docker_stack(workdir: Path, log: Log) -> Iterator[DockerStack]:
     services: list[devstack.Service] = []
     # As the tests run it: its own network namespace, its firewall on, egress rules applied.
-    engine = devdocker.start_engine(isolated=True)
+    engine = start_engine(isolated=True)
     client = engine.client()
     backend: DockerBackend | None = None
     try:
         log("building (or finding) the Jupyter image")
-        image = devdocker.jupyter_image(client)
+        image = jupyter_image(client)
         redis = devstack.start_redis(workdir / "redis")
         services.append(redis)
         pem, jwks = devstack.make_keys(workdir)

@@ -5,7 +5,7 @@ the same container.
 Run with ``make bench`` (after the docker benchmark) or ``python bench/bench_pull.py``
 (``--quick`` for a smoke run). As root. It starts, and stops by pid:
 
-- the default dev engine (sidecar/devdocker.py), which builds or finds the Jupyter image
+- the default dev engine (devtools/engine.py), which builds or finds the Jupyter image
   and pushes it to
 - a registry of the benchmark's own (Debian's docker-registry, on that engine's end of its
   network namespace; storage in /var/cache/nextpyter-dev/registry-bench, kept, so that the
@@ -76,8 +76,12 @@ from bench import (
     summarize,
     versions,
 )
-from devtools import engine as devdocker
 from devtools import services as devstack
+from devtools.engine import _stop_stale, start_engine
+from devtools.images import jupyter_image
+from devtools.netns import NetNS
+from devtools.registry import Registry, push, pushed_image, start_registry
+from devtools.services import CACHE
 from nextpyter import pullqueue
 from nextpyter.pullqueue import PullState
 from nextpyter.sidecar.config import DockerSettings
@@ -88,7 +92,7 @@ from nextpyter.sidecar.slugs import slug_for
 
 REPO = devstack.REPO
 DEFAULT_OUTPUT = REPO / "bench" / "results-pull.json"
-REGISTRY_STORAGE = devdocker.CACHE / "registry-bench"
+REGISTRY_STORAGE = CACHE / "registry-bench"
 COLD_PREFIX = "docker-bench-pull-"  # the second engine's data root, under the cache
 SMALL_REPOSITORY = "nextpyter-bench"  # the queue's 1 MB images (deleted at the end)
 SMALL_MEGABYTES = 1
@@ -104,7 +108,7 @@ MANIFEST_TYPES = (
 class PullStack:
     services: DockerStack  # the sidecar, gateway and an in-process backend, on the cold engine
     redis: redis_lib.Redis
-    registry: devdocker.Registry
+    registry: Registry
     small: list[str]  # 1 MB images in the registry, one per queue run
 
     @property
@@ -138,7 +142,7 @@ def _remove_containers(client: docker.DockerClient) -> None:
 def sweep_stale(log: Log) -> None:
     """Second engines of runs that were killed before they could clean up (their lock is free
     again): stop their dockerd, if it is still ours on that data root, and remove it all."""
-    for data_root in sorted(devdocker.CACHE.glob(f"{COLD_PREFIX}*")):
+    for data_root in sorted(CACHE.glob(f"{COLD_PREFIX}*")):
         if not data_root.is_dir():
             continue
         with open(data_root.with_name(f"{data_root.name}.lock"), "w") as lock:
@@ -147,15 +151,15 @@ def sweep_stale(log: Log) -> None:
             except BlockingIOError:
                 continue  # another run of this benchmark is using it
             log(f"removing {data_root}, left by a run that was killed")
-            devdocker._stop_stale(data_root.with_name(f"{data_root.name}.pid"), data_root)
+            _stop_stale(data_root.with_name(f"{data_root.name}.pid"), data_root)
             with contextlib.suppress(OSError, ValueError):  # its namespace, if still there
                 record = data_root.with_name(f"{data_root.name}.netns").read_text()
                 name, host_if = record.split()
-                devdocker.NetNS(name, host_if, "", "", "").remove()
+                NetNS(name, host_if, "", "", "").remove()
             _remove_cold_root(data_root)
 
 
-def reachable(netns: devdocker.NetNS, address: str) -> None:
+def reachable(netns: NetNS, address: str) -> None:
     """The registry answers from inside the engine's network namespace."""
     probe = subprocess.run(
         [
@@ -190,15 +194,13 @@ def empty_engine(client: docker.DockerClient) -> None:
 def pull_stack(workdir: Path, small: int, log: Log) -> Iterator[PullStack]:
     with contextlib.ExitStack() as exits:
         log("starting the default engine (it builds or finds the Jupyter image)")
-        primary = devdocker.start_engine(isolated=True)
+        primary = start_engine(isolated=True)
         exits.callback(primary.stop)
         builder = primary.client()
         exits.callback(builder.close)
-        base = devdocker.jupyter_image(builder)
+        base = jupyter_image(builder)
         assert primary.netns is not None
-        registry = devdocker.start_registry(
-            workdir / "registry", primary.netns.host_ip, REGISTRY_STORAGE
-        )
+        registry = start_registry(workdir / "registry", primary.netns.host_ip, REGISTRY_STORAGE)
 
         def remove_registry() -> None:
             registry.stop()
@@ -209,10 +211,10 @@ def pull_stack(workdir: Path, small: int, log: Log) -> Iterator[PullStack]:
         exits.callback(remove_registry)
         image = f"{registry.address}/{base}"
         log(f"pushing the Jupyter image and {small} images of {SMALL_MEGABYTES} MB to the registry")
-        devdocker.push(builder, base, image)
+        push(builder, base, image)
         exits.callback(builder.images.remove, image)  # the tag, not the image
         small_images = [
-            devdocker.pushed_image(
+            pushed_image(
                 builder,
                 "scratch",
                 f"{registry.address}/{SMALL_REPOSITORY}/q{uuid.uuid4().hex[:10]}:v1",
@@ -222,12 +224,12 @@ def pull_stack(workdir: Path, small: int, log: Log) -> Iterator[PullStack]:
         ]
 
         sweep_stale(log)
-        data_root = Path(tempfile.mkdtemp(prefix=COLD_PREFIX, dir=devdocker.CACHE))
+        data_root = Path(tempfile.mkdtemp(prefix=COLD_PREFIX, dir=CACHE))
         exits.callback(_remove_cold_root, data_root)
         log(f"starting the second engine on the fresh data root {data_root}")
         # Its log outlives it in the work directory (kept if the run fails).
         exits.callback(_keep_log, data_root.with_name(f"{data_root.name}.log"), workdir)
-        engine = devdocker.start_engine(data_root=data_root, isolated=True)
+        engine = start_engine(data_root=data_root, isolated=True)
         exits.callback(engine.stop)
         client = engine.client()
         exits.callback(client.close)
@@ -271,7 +273,7 @@ def pull_stack(workdir: Path, small: int, log: Log) -> Iterator[PullStack]:
         yield PullStack(stack, rclient, registry, small_images)
 
 
-def manifest_size(registry: devdocker.Registry, image: str) -> tuple[int, int]:
+def manifest_size(registry: Registry, image: str) -> tuple[int, int]:
     """(layers, their compressed bytes) from the registry's manifest."""
     repository, tag = pullqueue.split_image(image.removeprefix(f"{registry.address}/"))
     answer = requests.get(
@@ -285,7 +287,7 @@ def manifest_size(registry: devdocker.Registry, image: str) -> tuple[int, int]:
     return len(layers), sum(layers)
 
 
-def blobs_fetched(registry: devdocker.Registry, image: str) -> int:
+def blobs_fetched(registry: Registry, image: str) -> int:
     repository = pullqueue.split_image(image.removeprefix(f"{registry.address}/"))[0]
     return registry.requests("GET", f"/v2/{repository}/blobs/")
 

@@ -134,15 +134,16 @@ def _docker(workdir: Path, files: Path) -> tuple[Backend, Any, dict[str, str]]:
     from nextpyter.sidecar.config import DockerSettings
     from nextpyter.sidecar.runtime.docker import DockerBackend
 
-    from . import engine as devdocker
+    from .engine import start_engine
+    from .images import jupyter_image
 
     print("starting a private Docker engine…", flush=True)
     # In a network namespace of its own, with its firewall and NextPyter's egress rules:
     # the machine's own network and firewall stay as they are.
-    engine = devdocker.start_engine(isolated=True)
+    engine = start_engine(isolated=True)
     try:
         print("building the Jupyter image (the first time takes about a minute)…", flush=True)
-        image = devdocker.jupyter_image(engine.client())
+        image = jupyter_image(engine.client())
         for path in (files.parent, files, *files.rglob("*")):
             os.chown(path, 33, 33)
         backend = DockerBackend(DockerSettings(image=image), workdir / "run", engine.client())

@@ -30,6 +30,14 @@ GATEWAY_TEMPLATE = REPO / "gateway" / "nextpyter.conf.template"
 ISSUER = "http://nextcloud.localhost"
 
 
+# What the tests and benchmarks keep between runs on one machine (images, registry storage).
+CACHE = Path(os.environ.get("NEXTPYTER_DEV_CACHE", "/var/cache/nextpyter-dev"))
+
+
+class DevDockerError(RuntimeError):
+    """A development engine, image, registry or namespace could not be made."""
+
+
 class ServiceError(RuntimeError):
     pass
 

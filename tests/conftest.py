@@ -150,16 +150,17 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
     require("dockerd")
     require("debootstrap")
     require_root("the Docker tests start their own dockerd, which needs root")
-    from devtools import engine as devdocker
+    from devtools.engine import start_engine
+    from devtools.images import jupyter_image
 
-    engine = devdocker.start_engine(tls_port=devstack.free_port(), isolated=True)
+    engine = start_engine(tls_port=devstack.free_port(), isolated=True)
     try:
         client = engine.client()
         # What a killed run left behind (the engine is ours alone): containers, networks.
         for container in client.containers.list(all=True):
             container.remove(force=True)
         client.networks.prune()
-        image = devdocker.jupyter_image(client)
+        image = jupyter_image(client)
         yield engine, image
         for container in client.containers.list(all=True):
             container.remove(force=True)

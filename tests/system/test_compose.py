@@ -28,7 +28,11 @@ import pytest
 import requests
 import yaml
 
-from devtools import engine as devdocker
+from devtools import services as devstack
+from devtools.engine import REGISTRY_RANGE
+from devtools.images import compose_images
+from devtools.registry import push, start_registry
+from devtools.services import CACHE
 from nextpyter.sidecar.runtime import egress
 from nextpyter.sidecar.slugs import slug_for
 from tests.support.need import require, require_root
@@ -237,12 +241,10 @@ def project(
     engine, jupyter = docker_engine
     client = engine.client(timeout=600)
     workdir = tmp_path_factory.mktemp("compose")
-    images = devdocker.compose_images(client)
-    registry = devdocker.start_registry(
-        workdir / "registry", engine.netns.host_ip, devdocker.CACHE / "registry"
-    )
+    images = compose_images(client)
+    registry = start_registry(workdir / "registry", engine.netns.host_ip, CACHE / "registry")
     notebook_image = f"{registry.address}/{jupyter}"
-    devdocker.push(client, jupyter, notebook_image)
+    push(client, jupyter, notebook_image)
     # The app's real signing path makes the key ring and the JWKS the sidecar reads (here
     # from a file: no Nextcloud serves it).
     app = PhpApp(workdir)
@@ -263,7 +265,7 @@ def project(
             }
         )
     )
-    port = str(devdocker.devstack.free_port())
+    port = str(devstack.free_port())
     name = f"nextpyter-t{uuid.uuid4().hex[:8]}"
     env = clean_env(
         DOCKER_HOST=engine.url,
@@ -274,7 +276,7 @@ def project(
         NEXTPYTER_REDIS_IMAGE=images["stack"],
         NEXTPYTER_GATEWAY_IMAGE=images["stack"],
         # The test registry serves plain HTTP on this machine's end of the namespace.
-        NEXTPYTER_ENGINE_ARGS=f"--insecure-registry={devdocker.REGISTRY_RANGE}",
+        NEXTPYTER_ENGINE_ARGS=f"--insecure-registry={REGISTRY_RANGE}",
         NEXTPYTER_IMAGE=notebook_image,
         NEXTCLOUD_URL=ISSUER,
         # Published on the engine's namespace's own address, which this machine reaches.

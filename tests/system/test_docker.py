@@ -22,8 +22,8 @@ import redis as redis_lib
 import requests
 import websocket
 
-from devtools import engine as devdocker
 from devtools import services as devstack
+from devtools.tls import make_certificates
 from nextpyter.sidecar.config import load_settings
 from nextpyter.sidecar.dynconfig import CONFIG_KEY
 from nextpyter.sidecar.runtime import BackendError, ServerSpec
@@ -828,7 +828,7 @@ def test_the_tls_engine_requires_our_client_certificate(
     ours = client(certs / "ca.pem", (str(certs / "cert.pem"), str(certs / "key.pem")))
     assert ours.ping() is True
     ours.close()
-    _, other = devdocker.make_certificates(workdir / "other-ca")
+    _, other = make_certificates(workdir / "other-ca")
     refused = [
         client(certs / "ca.pem", None),  # no client certificate
         client(certs / "ca.pem", (str(other / "cert.pem"), str(other / "key.pem"))),  # not ours

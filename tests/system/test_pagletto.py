@@ -27,8 +27,11 @@ import pytest
 import redis as redis_lib
 import requests
 
-from devtools import engine as devdocker
 from devtools import services as devstack
+from devtools.engine import REGISTRY_RANGE, start_engine
+from devtools.netns import throttled
+from devtools.registry import Registry, push, pushed_image, start_registry
+from devtools.services import CACHE
 from nextpyter import pullqueue
 from nextpyter.sidecar.dynconfig import CONFIG_KEY
 from nextpyter.sidecar.signing import mint_admin_token
@@ -62,14 +65,14 @@ def engine_client(docker_engine: tuple[Any, str]) -> Iterator[docker.DockerClien
 @pytest.fixture(scope="module")
 def registry(
     workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
-) -> Iterator[devdocker.Registry]:
+) -> Iterator[Registry]:
     """A registry on this machine's end of the engine's namespace, storing in the cache
     (the Jupyter layers are pushed once per machine; the tests' own images are deleted,
     and their blobs collected, at the end)."""
     engine, image = docker_engine
-    storage = devdocker.CACHE / "registry"
-    running = devdocker.start_registry(workdir / "registry", engine.netns.host_ip, storage)
-    devdocker.push(engine_client, image, f"{running.address}/{image}")
+    storage = CACHE / "registry"
+    running = start_registry(workdir / "registry", engine.netns.host_ip, storage)
+    push(engine_client, image, f"{running.address}/{image}")
     yield running
     running.stop()
     engine_client.images.remove(f"{running.address}/{image}")  # the tag, not the image
@@ -151,10 +154,10 @@ def allow(client: redis_lib.Redis, *images: str) -> None:
 
 
 def new_image(
-    client: docker.DockerClient, registry: devdocker.Registry, base: str, megabytes: int = 24
+    client: docker.DockerClient, registry: Registry, base: str, megabytes: int = 24
 ) -> str:
     name = f"{registry.address}/{TEST_REPOSITORY}/j{uuid.uuid4().hex[:10]}:v1"
-    return devdocker.pushed_image(client, base, name, megabytes)[0]
+    return pushed_image(client, base, name, megabytes)[0]
 
 
 def repository(image: str) -> str:
@@ -189,7 +192,7 @@ def admin_headers(signing_key: Any) -> dict[str, str]:
 
 def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
     pstack: Stack,
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -201,7 +204,7 @@ def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
     workers("solo")
     make_user(pstack, "paula")
     # 32 MB at 80 Mbit/s: about 3 s of download, so the progress has steps to show.
-    with devdocker.throttled(engine.netns, "80mbit"):
+    with throttled(engine.netns, "80mbit"):
         cookie, launch = pstack.launch("paula")
         events = events_of(pstack, launch)
     assert events[-1]["state"] == "ready", events[-1]
@@ -235,7 +238,7 @@ def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
 
 def test_twenty_launches_of_a_missing_image_make_one_registry_pull(
     pstack: Stack,
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -255,7 +258,7 @@ def test_twenty_launches_of_a_missing_image_make_one_registry_pull(
         _, launch = pstack.launch(user)
         results[user] = events_of(pstack, launch, timeout=240)
 
-    with devdocker.throttled(engine.netns, "80mbit"):
+    with throttled(engine.netns, "80mbit"):
         threads = [threading.Thread(target=one, args=(user,)) for user in users]
         for thread in threads:
             thread.start()
@@ -287,7 +290,7 @@ def test_twenty_launches_of_a_missing_image_make_one_registry_pull(
 
 
 def test_a_worker_killed_mid_pull_is_taken_over_by_another(
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -295,7 +298,7 @@ def test_a_worker_killed_mid_pull_is_taken_over_by_another(
 ) -> None:
     engine, base = docker_engine
     image = new_image(engine_client, registry, base, megabytes=40)
-    with devdocker.throttled(engine.netns, "24mbit"):  # 40 MB: about 13 s
+    with throttled(engine.netns, "24mbit"):  # 40 MB: about 13 s
         first = workers("doomed")
         requested = pullqueue.request_pull(rclient, image, "test")
 
@@ -320,7 +323,7 @@ def test_a_worker_killed_mid_pull_is_taken_over_by_another(
 
 def test_bad_jobs_reach_the_dead_letter_stream_and_the_user_sees_why(
     pstack: Stack,
-    registry: devdocker.Registry,
+    registry: Registry,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
@@ -366,7 +369,7 @@ def test_bad_jobs_reach_the_dead_letter_stream_and_the_user_sees_why(
 
 def test_a_registry_that_comes_back_is_tried_again_with_backoff(
     workdir: Path,
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -389,8 +392,8 @@ def test_a_registry_that_comes_back_is_tried_again_with_backoff(
         lambda: (s := state(rclient, image)) and s.state == "retrying" and s, timeout=30
     )
     assert "connection refused" in retrying.error and retrying.error_kind == "registry"
-    back = devdocker.start_registry(
-        workdir / "registry-back", engine.netns.host_ip, devdocker.CACHE / "registry", port=port
+    back = start_registry(
+        workdir / "registry-back", engine.netns.host_ip, CACHE / "registry", port=port
     )
     try:
         done = final_state(rclient, image, timeout=60)
@@ -404,7 +407,7 @@ def test_a_registry_that_comes_back_is_tried_again_with_backoff(
 
 def test_a_job_survives_a_redis_restart(
     workdir: Path,
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     workers: Callable[..., devstack.Service],
@@ -421,7 +424,7 @@ def test_a_job_survives_a_redis_restart(
         server.stop()
         server = devstack.start_redis(directory, persistent=True)
         assert client.xlen(pullqueue.STREAM) == 1
-        with devdocker.throttled(engine.netns, "24mbit"):
+        with throttled(engine.netns, "24mbit"):
             workers("survivor", redis_address=server.address)
             assert final_state(client, queued).state == "done"
             pullqueue.request_pull(client, pulling, "test")
@@ -442,7 +445,7 @@ def test_a_job_survives_a_redis_restart(
 
 def test_registry_credentials_come_from_configuration_and_are_never_logged(
     workdir: Path,
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -453,10 +456,10 @@ def test_registry_credentials_come_from_configuration_and_are_never_logged(
     htpasswd = workdir / "htpasswd"
     htpasswd.write_text(f"puller:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(5)).decode()}\n")
     # A second registry on the same storage, wanting credentials.
-    private = devdocker.start_registry(
+    private = start_registry(
         workdir / "private-registry",
         engine.netns.host_ip,
-        devdocker.CACHE / "registry",
+        CACHE / "registry",
         htpasswd=htpasswd,
     )
     try:
@@ -491,7 +494,7 @@ def test_registry_credentials_come_from_configuration_and_are_never_logged(
 
 def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
     pstack: Stack,
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -540,7 +543,7 @@ def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
         images = call("GET").json()["images"]
         return images if all(i["present"] for i in images) else None
 
-    with devdocker.throttled(docker_engine[0].netns, "40mbit"):  # each pull takes a while
+    with throttled(docker_engine[0].netns, "40mbit"):  # each pull takes a while
         workers("left")
         workers("right")
         images = wait_until(both_present, timeout=90, interval=0.3)
@@ -554,7 +557,7 @@ def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
 
 def test_a_full_disk_is_a_clear_failure(
     workdir: Path,
-    registry: devdocker.Registry,
+    registry: Registry,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
@@ -567,8 +570,8 @@ def test_a_full_disk_is_a_clear_failure(
     data_root.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(data_root)], check=True)
     try:
-        small = devdocker.start_engine(
-            data_root=data_root, extra_options=[f"--insecure-registry={devdocker.REGISTRY_RANGE}"]
+        small = start_engine(
+            data_root=data_root, extra_options=[f"--insecure-registry={REGISTRY_RANGE}"]
         )
         try:
             workers("cramped", DOCKER_HOST=small.url)
@@ -589,7 +592,7 @@ def test_a_full_disk_is_a_clear_failure(
 
 def test_the_progress_page_shows_the_download_in_chromium(
     pstack: Stack,
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -609,7 +612,7 @@ def test_the_progress_page_shows_the_download_in_chromium(
     make_user(pstack, "bruno")
     origin = origin_of(pstack)
     shown: list[tuple[str, int]] = []
-    with devdocker.throttled(engine.netns, "16mbit"), chromium(tmp_path / "profile") as context:
+    with throttled(engine.netns, "16mbit"), chromium(tmp_path / "profile") as context:
         page = context.pages[0] if context.pages else context.new_page()
         open_in_jupyter_from_nextcloud(page, f"{origin}/api/v1/launch", pstack.token("bruno"))
         page.get_by_role("button", name="Open in Jupyter").click()
@@ -635,7 +638,7 @@ def test_the_progress_page_shows_the_download_in_chromium(
 
 
 def test_a_download_that_stalls_is_cut_and_tried_again(
-    registry: devdocker.Registry,
+    registry: Registry,
     engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
@@ -656,7 +659,7 @@ def test_a_download_that_stalls_is_cut_and_tried_again(
         NEXTPYTER_PULL_BACKOFF="1",
         NEXTPYTER_PULL_CLAIM_IDLE="60",
     )
-    with devdocker.throttled(engine.netns, "16mbit"):  # 24 MB: about 12 s
+    with throttled(engine.netns, "16mbit"):  # 24 MB: about 12 s
         pullqueue.request_pull(rclient, image, "test")
         wait_until(lambda: (s := state(rclient, image)) and s.done > 0, timeout=30)
         subprocess.run([*iptables, "-I", "INPUT", *rule], check=True)  # the registry goes quiet
