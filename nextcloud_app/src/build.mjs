@@ -6,7 +6,7 @@
  * Code shared between the entries, and `@nextcloud/dialogs` (only needed to show an error),
  * go to js/chunks/ with content hashes, imported relative to the entry.
  */
-import { rm } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 
@@ -33,6 +33,30 @@ const unusedDialogs = {
 		}))
 	},
 }
+/**
+ * `import css from 'katex/dist/katex.min.css?raw'`: the file's text as a string (what Vite,
+ * and so vitest, does with `?raw`); the notebook preview adds it to the page itself.
+ */
+const rawText = {
+	name: 'raw-text',
+	setup(build) {
+		build.onResolve({ filter: /\?raw$/ }, async (args) => {
+			const resolved = await build.resolve(args.path.replace(/\?raw$/, ''), { kind: args.kind, resolveDir: args.resolveDir })
+			return resolved.errors.length ? { errors: resolved.errors } : { path: resolved.path, namespace: 'raw-text' }
+		})
+		build.onLoad({ filter: /.*/, namespace: 'raw-text' }, async (args) => ({
+			contents: await readFile(args.path, 'utf8'),
+			loader: 'text',
+		}))
+	},
+}
+/** markdown-it-texmath `require`s katex (CommonJS) where the preview imports it (ESM): one copy. */
+const oneKatex = {
+	name: 'one-katex',
+	setup(build) {
+		build.onResolve({ filter: /^katex$/ }, () => ({ path: `${here}node_modules/katex/dist/katex.mjs` }))
+	},
+}
 const outdir = `${here}js`
 
 await rm(outdir, { recursive: true, force: true })
@@ -42,6 +66,7 @@ const result = await esbuild.build({
 		'nextpyter-files': 'src/files.js',
 		'nextpyter-admin': 'src/admin.js',
 		'nextpyter-personal': 'src/personal.js',
+		'nextpyter-viewer': 'src/viewer.js',
 	},
 	outdir,
 	bundle: true,
@@ -56,7 +81,7 @@ const result = await esbuild.build({
 	metafile: true,
 	logLevel: 'warning',
 	// Node's string_decoder, which sax inside @nextcloud/files 3.x imports.
-	plugins: [unusedDialogs],
+	plugins: [unusedDialogs, rawText, oneKatex],
 	alias: { string_decoder: './src/shims/string_decoder.js' },
 	// Styles of @nextcloud/vue components pulled in by @nextcloud/dialogs: the Nextcloud page
 	// already carries them (the server's own bundles use the same components).
@@ -68,6 +93,13 @@ const result = await esbuild.build({
 		__VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
 	},
 })
+
+// KaTeX's fonts (woff2, which every browser Nextcloud supports reads), for the notebook preview.
+const fonts = `${here}node_modules/katex/dist/fonts/`
+await mkdir(`${outdir}/fonts`, { recursive: true })
+for (const font of (await readdir(fonts)).filter((name) => name.endsWith('.woff2'))) {
+	await copyFile(`${fonts}${font}`, `${outdir}/fonts/${font}`)
+}
 
 for (const [file, output] of Object.entries(result.metafile.outputs)) {
 	console.log(`${file.padEnd(40)} ${(output.bytes / 1024).toFixed(1).padStart(8)} KiB`)

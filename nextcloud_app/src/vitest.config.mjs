@@ -9,6 +9,8 @@ export default defineConfig({
 		include: ['src/__tests__/**/*.test.js'],
 		setupFiles: ['src/__tests__/setup.js'],
 		restoreMocks: true,
+		// KaTeX's stylesheet is imported as text (`?raw`) by the notebook preview: keep its text.
+		css: { include: [/katex/] },
 		// files3 (3.x) imports named exports from CommonJS packages, which bundlers allow and
 		// Node's own loader refuses: let Vite transform it, as the production build does.
 		server: { deps: { inline: ['files3'] } },

@@ -32,6 +32,18 @@ export async function createNotebook(dir, name) {
 }
 
 /**
+ * `{fileId, path}` of a copy of the notebook `fileId` (one the user can read, such as a file
+ * shared with them) in the user's own files, for "Open a copy in Jupyter".
+ */
+export async function copyNotebook(fileId) {
+	const { data } = await axios.post(url('/copy'), { fileId })
+	if (!Number.isInteger(data?.fileId)) {
+		throw new Error('The server did not say which copy it made.')
+	}
+	return data
+}
+
+/**
  * `{changed}` of `POST /rescan` `{dir}`: the app picked up what JupyterLab wrote in that folder
  * of the user's files (not its subfolders); `true` when the listing is now different.
  */

@@ -6,7 +6,7 @@
  * synchronously, and only then is the token requested; the form is submitted into that tab
  * once the token arrives. On failure the empty tab is closed and the server's message shown.
  */
-import { createNotebook, errorMessage, requestLaunch } from './api.js'
+import { copyNotebook, createNotebook, errorMessage, requestLaunch } from './api.js'
 import { t } from './l10n.js'
 
 /** The error toast, loaded only when needed: `@nextcloud/dialogs` is large. */
@@ -149,6 +149,33 @@ export async function createAndLaunch(dir, name, onCreated = () => {}) {
 		console.warn('[nextpyter] the new notebook will show after a reload', error)
 	}
 	return launch(created.fileId, tab)
+}
+
+/**
+ * "Open a copy in Jupyter": copy the notebook `fileId` (shared with the user, or read-only)
+ * into the user's own files, then open the copy. The tab is opened first, inside the click.
+ * Resolves `{fileId, path}` of the copy once its launch form is posted, `null` on failure (the
+ * message given to `report`). `onCopied(copy)` hears of the copy as soon as it exists.
+ */
+export async function copyAndLaunch(fileId, { report = showError, onCopied = () => {} } = {}) {
+	const tab = openPendingTab()
+	if (!tab) {
+		return blocked(report)
+	}
+	let copy
+	try {
+		copy = await copyNotebook(fileId)
+	} catch (error) {
+		closeTab(tab)
+		await report(errorMessage(error, t('The notebook could not be copied into your files.')))
+		return null
+	}
+	try {
+		onCopied(copy)
+	} catch (error) {
+		console.warn('[nextpyter] the copy will show after a reload', error)
+	}
+	return (await launch(copy.fileId, tab, { report })) ? copy : null
 }
 
 /** Shown instead of launching when the app says this user cannot use it (`files-config`). */
