@@ -2,11 +2,11 @@
 throughput of the gateway's per-request authorization (``make bench``).
 
 It starts its own Redis, sidecar (gunicorn) and gateway (nginx) in a temporary
-directory with :mod:`sidecar.devstack`, talks to them over loopback only, stops
+directory with :mod:`devtools.services`, talks to them over loopback only, stops
 every process it started by pid, prints a report and writes it as JSON
 (``bench/results.json`` by default).
 
-Measurements (see DESIGN.md, "Hot paths"):
+Measurements (the hot paths of docs/architecture.md):
 
 * floor: spawn ``python -m jupyter_server`` exactly as the ``local`` backend does
   (same arguments, config file and environment) and time it to the first 200 from
@@ -287,7 +287,7 @@ def launch_phases(
 ) -> dict[str, float]:
     """Where a launch's time goes, from the sidecar's event timestamps (``at``, wall clock).
 
-    The phases follow sidecar/launches.py: ``queued`` when the POST is handled, a first
+    The phases follow nextpyter/sidecar/launches.py: ``queued`` when the POST is handled, a first
     ``starting`` before the spawn, a last ``starting`` once the process runs (then
     ``wait_ready``), and ``ready``. A warm launch has only ``queued`` and ``ready``.
     """

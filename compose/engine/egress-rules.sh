@@ -1,5 +1,5 @@
 #!/bin/sh
-# NextPyter: notebook containers reach the internet only (see sidecar/runtime/egress.py)
+# NextPyter: notebook containers reach the internet only (see nextpyter/sidecar/runtime/egress.py)
 set -e
 iptables -w -N DOCKER-USER 2>/dev/null || true
 iptables -w -C DOCKER-USER -i nextpyter0 -d 240.0.0.0/4 -j DROP 2>/dev/null || iptables -w -I DOCKER-USER 1 -i nextpyter0 -d 240.0.0.0/4 -j DROP

@@ -40,7 +40,7 @@ MAX_LIFETIME = 120
 MIN_REFRESH_GAP = 10.0
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "path", "profile")
 # Admin calls (Nextcloud's server side calling the sidecar API): same keys and rules,
-# ``purpose`` "admin", and the API scopes granted (see sidecar/apitokens.py: SCOPES).
+# ``purpose`` "admin", and the API scopes granted (see nextpyter/sidecar/apitokens.py: SCOPES).
 ADMIN_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "purpose", "scopes")
 JTI_RE = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 

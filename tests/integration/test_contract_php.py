@@ -105,7 +105,7 @@ def test_the_php_jwks_is_what_the_sidecar_loads(app: PhpApp) -> None:
     signed = app.sign()
     jwks = json.loads(app.jwks_path.read_text(encoding="utf-8"))
     [jwk] = jwks["keys"]
-    # The same fields, order and kid rule as sidecar/devkeys.py:public_jwk.
+    # The same fields, order and kid rule as nextpyter/sidecar/signing.py:public_jwk.
     assert list(jwk) == ["kty", "crv", "x", "use", "alg", "kid"]
     assert (jwk["kty"], jwk["crv"], jwk["use"], jwk["alg"]) == ("OKP", "Ed25519", "sig", "EdDSA")
     assert jwk["kid"] == b64(hashlib.sha256(unb64(jwk["x"])).digest())[:16] == signed["kid"]
