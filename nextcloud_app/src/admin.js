@@ -122,6 +122,9 @@ export function renderAdmin(root, state) {
 	const idleTimeout = h('input', { type: 'number', min: '0', step: 'any', value: toUnit(settings.idleTimeout, 60) })
 	const maxLifetime = h('input', { type: 'number', min: '0', step: 'any', value: toUnit(settings.maxLifetime, 3600) })
 	const allowedGroups = h('input', { type: 'text', value: (settings.allowedGroups ?? []).join(', '), placeholder: t('everyone') })
+	// Sent only when the app's state has it (a page of an older app version does not).
+	const knowsRemoteImages = Object.hasOwn(state ?? {}, 'remoteImages')
+	const remoteImages = h('input', { type: 'checkbox', checked: settings.remoteImages === true })
 	const profilesBody = h('tbody')
 	const profileChoices = h('datalist', { id: 'nextpyter-profile-choices' })
 	const defaultProfile = h('input', { type: 'text', value: settings.defaultProfile, placeholder: t('the first profile'), list: 'nextpyter-profile-choices' })
@@ -182,6 +185,7 @@ export function renderAdmin(root, state) {
 			idleTimeout: fromUnit(idleTimeout.value, 60),
 			maxLifetime: fromUnit(maxLifetime.value, 3600),
 			allowedGroups: splitList(allowedGroups.value),
+			...(knowsRemoteImages ? { remoteImages: remoteImages.checked } : {}),
 		}
 	}
 
@@ -222,6 +226,7 @@ export function renderAdmin(root, state) {
 		idleTimeout.value = toUnit(settings.idleTimeout, 60)
 		maxLifetime.value = toUnit(settings.maxLifetime, 3600)
 		allowedGroups.value = (settings.allowedGroups ?? []).join(', ')
+		remoteImages.checked = settings.remoteImages === true
 		renderSidecarSettings()
 	}
 
@@ -282,6 +287,12 @@ export function renderAdmin(root, state) {
 		field('nextpyter-idle-timeout', t('Idle timeout (minutes)'), idleTimeout, t('Servers idle this long are stopped; 0 keeps them.'), problems, 'idleTimeout'),
 		field('nextpyter-max-lifetime', t('Maximum lifetime (hours)'), maxLifetime, t('Servers are stopped after this long whatever they do; 0 for no limit.'), problems, 'maxLifetime'),
 		field('nextpyter-allowed-groups', t('Allowed groups'), allowedGroups, t('Group ids, separated by commas; empty lets every user open notebooks.'), problems, 'allowedGroups'),
+		...(knowsRemoteImages
+			? [
+				h('h3', {}, t('Notebook previews')),
+				field('nextpyter-remote-images', t('Load remote images'), remoteImages, t('Off: images a notebook links from other sites are shown as links (loading them would tell those sites who reads the notebook, and when). Nextcloud\'s Content-Security-Policy may block them still.'), problems, 'remoteImages'),
+			]
+			: []),
 		h('div', { class: 'nextpyter-actions' }, saveButton),
 		formMessage,
 	)

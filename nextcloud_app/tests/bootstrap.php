@@ -11,6 +11,8 @@ $prefixes = [
 	'OCA\\NextPyter\\Tests\\' => __DIR__ . '/',
 	'OCA\\NextPyter\\' => dirname(__DIR__) . '/lib/',
 	'OCA\\Files\\' => __DIR__ . '/stubs/OCA/Files/',
+	'OCA\\Files_Sharing\\' => __DIR__ . '/stubs/OCA/Files_Sharing/',
+	'OCA\\Viewer\\' => __DIR__ . '/stubs/OCA/Viewer/',
 	'OCP\\' => __DIR__ . '/stubs/OCP/',
 	'Psr\\Log\\' => __DIR__ . '/stubs/Psr/Log/',
 ];

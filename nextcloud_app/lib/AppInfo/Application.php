@@ -5,7 +5,10 @@ declare(strict_types=1);
 namespace OCA\NextPyter\AppInfo;
 
 use OCA\Files\Event\LoadAdditionalScriptsEvent;
+use OCA\Files_Sharing\Event\BeforeTemplateRenderedEvent;
 use OCA\NextPyter\Listener\LoadFilesScripts;
+use OCA\NextPyter\Listener\LoadViewerScripts;
+use OCA\Viewer\Event\LoadViewer;
 use OCP\AppFramework\App;
 use OCP\AppFramework\Bootstrap\IBootContext;
 use OCP\AppFramework\Bootstrap\IBootstrap;
@@ -24,6 +27,10 @@ final class Application extends App implements IBootstrap {
 
 	public function register(IRegistrationContext $context): void {
 		$context->registerEventListener(LoadAdditionalScriptsEvent::class, LoadFilesScripts::class);
+		// The notebook preview where the Viewer loads outside Files, and on public share pages.
+		// Listening to an event class of an app that is disabled is harmless: it never fires.
+		$context->registerEventListener(LoadViewer::class, LoadViewerScripts::class);
+		$context->registerEventListener(BeforeTemplateRenderedEvent::class, LoadViewerScripts::class);
 	}
 
 	public function boot(IBootContext $context): void {

@@ -15,6 +15,7 @@ final class Settings {
 	 * @param list<string> $allowedImages
 	 * @param list<Profile> $profiles at least one
 	 * @param list<string> $allowedGroups empty: every user may use Jupyter
+	 * @param bool $remoteImages whether notebook previews load images from other sites (they see the reader's IP address)
 	 */
 	public function __construct(
 		public readonly string $sidecarUrl,
@@ -28,6 +29,7 @@ final class Settings {
 		public readonly int $idleTimeout,
 		public readonly int $maxLifetime,
 		public readonly array $allowedGroups,
+		public readonly bool $remoteImages = false,
 	) {
 	}
 
@@ -44,6 +46,7 @@ final class Settings {
 			idleTimeout: 3600,
 			maxLifetime: 0,
 			allowedGroups: [],
+			remoteImages: false,
 		);
 	}
 
@@ -123,6 +126,7 @@ final class Settings {
 			'idleTimeout' => $this->idleTimeout,
 			'maxLifetime' => $this->maxLifetime,
 			'allowedGroups' => $this->allowedGroups,
+			'remoteImages' => $this->remoteImages,
 		];
 	}
 }

@@ -61,6 +61,7 @@ final class SettingsValidator {
 		$idleTimeout = $this->seconds('idleTimeout', $value('idleTimeout', $current->idleTimeout), 'Idle timeout');
 		$maxLifetime = $this->seconds('maxLifetime', $value('maxLifetime', $current->maxLifetime), 'Maximum lifetime');
 		$allowedGroups = $this->groups($value('allowedGroups', $current->allowedGroups));
+		$remoteImages = $this->flag('remoteImages', $value('remoteImages', $current->remoteImages), 'Remote images in notebook previews');
 
 		if ($this->errors !== []) {
 			throw new Refusal(
@@ -81,6 +82,7 @@ final class SettingsValidator {
 			idleTimeout: $idleTimeout,
 			maxLifetime: $maxLifetime,
 			allowedGroups: $allowedGroups,
+			remoteImages: $remoteImages,
 		);
 	}
 
@@ -242,6 +244,14 @@ final class SettingsValidator {
 		if (!is_string($raw) || ($profiles !== [] && !in_array($raw, $names, true))) {
 			$this->fail('defaultProfile', 'Default profile must be one of the profiles (' . implode(', ', $names) . ').');
 			return '';
+		}
+		return $raw;
+	}
+
+	private function flag(string $field, mixed $raw, string $label): bool {
+		if (!is_bool($raw)) {
+			$this->fail($field, "$label must be on or off (true or false).");
+			return false;
 		}
 		return $raw;
 	}

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace OCA\NextPyter\Controller;
 
+use OCA\NextPyter\Refusal;
 use OCA\NextPyter\Service\HomeFiles;
 use OCA\NextPyter\Service\SettingsStore;
 use OCA\NextPyter\Service\UserAccess;
@@ -13,7 +14,7 @@ use OCP\AppFramework\Http\Attribute\UserRateLimit;
 use OCP\AppFramework\Http\JSONResponse;
 use OCP\IRequest;
 
-/** "New notebook" in Files, and the rescan of the folder a user opens. */
+/** "New notebook" in Files, "Open a copy in Jupyter" in the notebook preview, and the rescan of the folder a user opens. */
 final class FilesController extends JsonController {
 	public function __construct(
 		IRequest $request,
@@ -38,6 +39,25 @@ final class FilesController extends JsonController {
 			$user = $this->access->currentUser();
 			$this->access->checkCanLaunch($this->store->get(), $user);
 			return $this->files->createNotebook((string)$user->getUID(), $dir ?? '/', $name ?? '');
+		}, 201);
+	}
+
+	/**
+	 * "Open a copy in Jupyter". Body `{fileId}`: a notebook the user can read (shared
+	 * with them, read-only) → 201 `{fileId, path}` of its copy in the top folder of the
+	 * user's own files ("<name> (copy).ipynb", never overwriting), to launch next.
+	 */
+	#[NoAdminRequired]
+	#[UserRateLimit(limit: 20, period: 60)]
+	#[FrontpageRoute(verb: 'POST', url: '/copy')]
+	public function copyNotebook(mixed $fileId = null): JSONResponse {
+		return $this->answer(function () use ($fileId): array {
+			if (!is_int($fileId) && !(is_string($fileId) && ctype_digit($fileId))) {
+				throw new Refusal(400, "'fileId' must be the number of the notebook to copy.");
+			}
+			$user = $this->access->currentUser();
+			$this->access->checkCanLaunch($this->store->get(), $user);
+			return $this->files->copyToOwnFiles((string)$user->getUID(), (int)$fileId);
 		}, 201);
 	}
 

@@ -41,6 +41,33 @@ final class NotebookName {
 	}
 
 	/**
+	 * The name of a copy of the notebook $original: "<stem> (copy).ipynb", then
+	 * "<stem> (copy 2).ipynb"…, the first for which $exists is false (never overwriting).
+	 * A stem too long for the suffix is shortened (whole UTF-8 characters).
+	 *
+	 * @param callable(string): bool $exists
+	 * @throws PathRefused
+	 */
+	public static function copyName(string $original, callable $exists): string {
+		$name = trim(str_replace(['/', '\\'], '_', $original));
+		$stem = str_ends_with(strtolower($name), self::EXTENSION) ? substr($name, 0, -strlen(self::EXTENSION)) : $name;
+		$stem = ltrim($stem, '.');
+		if ($stem === '') {
+			$stem = 'Notebook';
+		}
+		for ($i = 1; $i <= self::MAX_TRIES; $i++) {
+			$suffix = $i === 1 ? ' (copy)' : " (copy $i)";
+			$room = self::MAX_BYTES - strlen($suffix . self::EXTENSION);
+			$short = strlen($stem) > $room ? mb_strcut($stem, 0, $room, 'UTF-8') : $stem;
+			$candidate = self::clean($short . $suffix . self::EXTENSION);
+			if (!$exists($candidate)) {
+				return $candidate;
+			}
+		}
+		throw new PathRefused('your files already hold ' . self::MAX_TRIES . ' copies of this notebook');
+	}
+
+	/**
 	 * The first of $name, "<stem> 1.ipynb", "<stem> 2.ipynb"… for which $exists is false.
 	 *
 	 * @param callable(string): bool $exists

@@ -6,6 +6,7 @@ namespace OCA\NextPyter\Listener;
 
 use OCA\Files\Event\LoadAdditionalScriptsEvent;
 use OCA\NextPyter\AppInfo\Application;
+use OCA\NextPyter\Service\PreviewConfig;
 use OCA\NextPyter\Service\SettingsStore;
 use OCA\NextPyter\Service\UserAccess;
 use OCP\AppFramework\Services\IInitialState;
@@ -18,7 +19,8 @@ use OCP\Util;
  * (script nextpyter-files, loaded as an init script so the actions are
  * registered before Files reads them), and whether this user may use them
  * (initial state "files-config": {enabled, message}; not enabled with a
- * message: the actions show and say why they cannot open).
+ * message: the actions show and say why they cannot open), and the notebook preview in the
+ * Viewer (PreviewConfig: script nextpyter-viewer, state "viewer-config").
  *
  * @template-implements IEventListener<LoadAdditionalScriptsEvent>
  */
@@ -29,6 +31,7 @@ final class LoadFilesScripts implements IEventListener {
 		private IInitialState $initialState,
 		private SettingsStore $store,
 		private UserAccess $access,
+		private PreviewConfig $preview,
 	) {
 	}
 
@@ -41,5 +44,6 @@ final class LoadFilesScripts implements IEventListener {
 			'files-config',
 			fn () => $this->access->availability($this->store->get()),
 		);
+		$this->preview->addToPage();
 	}
 }

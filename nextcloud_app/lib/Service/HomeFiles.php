@@ -11,11 +11,14 @@ use OCA\NextPyter\Files\PathRules;
 use OCA\NextPyter\Refusal;
 use OCP\AppFramework\Utility\ITimeFactory;
 use OCP\Files\Cache\IScanner;
+use OCP\Files\File;
 use OCP\Files\Folder;
 use OCP\Files\IRootFolder;
 use OCP\Files\Node;
+use OCP\Files\NotEnoughSpaceException;
 use OCP\Files\NotFoundException;
 use OCP\Files\NotPermittedException;
+use OCP\Files\Storage\ISharedStorage;
 
 /**
  * A user's own files, as Jupyter sees them: the home storage's `files` folder,
@@ -29,6 +32,10 @@ use OCP\Files\NotPermittedException;
 final class HomeFiles {
 	public const SHARED_MESSAGE = '%s is shared with you or lives on external storage, and Jupyter only sees your own files. '
 		. 'Copy it into your own files (in Files: Copy to your own folder), then open the copy.';
+
+	/** Notebooks larger than this are not copied for "Open a copy in Jupyter". */
+	public const MAX_COPY_BYTES = 512 * 1024 * 1024;
+	public const NOTEBOOK_MIME = 'application/x-ipynb+json';
 
 	public function __construct(
 		private IRootFolder $root,
@@ -100,6 +107,77 @@ final class HomeFiles {
 			'fileId' => (int)$file->getId(),
 			'path' => '/' . PathRules::relativeToUserFiles($userId, (string)$file->getPath()),
 		];
+	}
+
+	/**
+	 * "Open a copy in Jupyter": a copy of the notebook $fileId, which the user can read
+	 * (shared with them, on external storage, read-only), in the top folder of their own
+	 * files, as "<name> (copy).ipynb" (or "(copy 2)"…: never overwriting anything).
+	 *
+	 * @return array{fileId: int, path: string} path as Files shows it: "/Analysis (copy).ipynb"
+	 * @throws Refusal 400 no id or a folder, 403 not readable or view-only, 404 unknown, 409 quota, 413 too large, 422 not a notebook
+	 */
+	public function copyToOwnFiles(string $userId, int $fileId): array {
+		if ($fileId <= 0) {
+			throw new Refusal(400, 'No notebook was given: send the id of the notebook to copy as fileId.');
+		}
+		$files = $this->userFolder($userId);
+		$nodes = $files->getById($fileId);
+		if (!is_array($nodes) || $nodes === []) {
+			throw new Refusal(404, 'This notebook does not exist any more, or you cannot see it. Reload the folder in Files and try again.');
+		}
+		$source = $nodes[0];
+		if (!$source instanceof File) {
+			throw new Refusal(400, '“' . $source->getName() . '” is a folder, not a notebook: only notebooks can be copied this way.');
+		}
+		$name = (string)$source->getName();
+		if (!str_ends_with(strtolower($name), NotebookName::EXTENSION) && $source->getMimetype() !== self::NOTEBOOK_MIME) {
+			throw new Refusal(422, '“' . $name . '” is not a notebook (.ipynb), so it cannot be opened in Jupyter.');
+		}
+		if (!$source->isReadable()) {
+			throw new Refusal(403, 'You may not read “' . $name . '”, so it cannot be copied.');
+		}
+		if ($this->isViewOnly($source)) {
+			throw new Refusal(403, '“' . $name . '” is shared with you for viewing only (without download), so it cannot be copied. Ask its owner to allow downloads.');
+		}
+		$size = (int)$source->getSize();
+		if ($size > self::MAX_COPY_BYTES) {
+			throw new Refusal(413, '“' . $name . '” is larger than ' . (self::MAX_COPY_BYTES >> 20) . ' MB, too large to copy this way. Download it and upload it into your own files.');
+		}
+		$free = $files->getFreeSpace();
+		if (is_int($free) && $free >= 0 && $free < $size) {
+			throw new Refusal(409, 'Your files have no room for a copy of “' . $name . '” (your quota is full). Delete something, or ask your administrator for more space.');
+		}
+		try {
+			$copyName = NotebookName::copyName($name, static fn (string $candidate): bool => (bool)$files->nodeExists($candidate));
+		} catch (PathRefused $refused) {
+			throw new Refusal(422, '“' . $name . '” cannot be copied: ' . $refused->getMessage() . '. Rename it, then try again.');
+		}
+		try {
+			$copy = $source->copy(rtrim((string)$files->getPath(), '/') . '/' . $copyName);
+		} catch (NotEnoughSpaceException) {
+			throw new Refusal(409, 'Your files have no room for a copy of “' . $name . '” (your quota is full). Delete something, or ask your administrator for more space.');
+		} catch (NotPermittedException $error) {
+			throw new Refusal(403, 'Nextcloud did not let you copy “' . $name . '” into your files (' . $error->getMessage() . '). Check your quota, or download it and upload it into your files.');
+		}
+		return [
+			'fileId' => (int)$copy->getId(),
+			'path' => '/' . PathRules::relativeToUserFiles($userId, (string)$copy->getPath()),
+		];
+	}
+
+	/** A file shared with the user without the right to download it (Nextcloud's "view only"). */
+	private function isViewOnly(Node $node): bool {
+		$storage = $node->getStorage();
+		if (!$storage->instanceOfStorage(ISharedStorage::class) || !method_exists($storage, 'getShare')) {
+			return false;
+		}
+		try {
+			$attributes = $storage->getShare()->getAttributes();
+		} catch (\Throwable) {
+			return true; // a share that cannot be read is not copied
+		}
+		return $attributes !== null && $attributes->getAttribute('permissions', 'download') === false;
 	}
 
 	/**

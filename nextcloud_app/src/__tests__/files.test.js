@@ -86,6 +86,18 @@ describe.each(generations)('$name', (gen) => {
 		expect(action(OPEN_NOTEBOOK).displayName(gen.adapter === v3 ? [] : { nodes: [] })).toBe('Open in Jupyter')
 		expect(action(OPEN_FOLDER).displayName(gen.adapter === v3 ? [] : { nodes: [] })).toBe('Open folder in Jupyter')
 		expect(action(OPEN_NOTEBOOK).default).toBe(gen.lib.DefaultType.DEFAULT)
+		expect(action(OPEN_FOLDER).default).toBeUndefined()
+	})
+
+	it('is the click on a notebook only while no Viewer previews notebooks', () => {
+		window.OCA = { Viewer: { mimetypes: ['image/png'] } }
+		try {
+			expect(action(OPEN_NOTEBOOK).default).toBe(gen.lib.DefaultType.DEFAULT)
+			window.OCA.Viewer.mimetypes.push('application/x-ipynb+json') // the preview registered
+			expect(action(OPEN_NOTEBOOK).default).toBeUndefined()
+		} finally {
+			delete window.OCA
+		}
 	})
 
 	it('a 3.x action is a FileAction instance; a 4.x action a plain object', () => {

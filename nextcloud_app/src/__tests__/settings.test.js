@@ -107,6 +107,27 @@ describe('admin page', () => {
 		expect(root.querySelector('.nextpyter-sessions').textContent).toBe('No servers are running.')
 	})
 
+	it('sends the remote-images setting of notebook previews when the state has it', async () => {
+		const requests = serveRoutes({
+			[`GET ${APP}/admin/status`]: () => [200, STATUS],
+			[`PUT ${APP}/admin/settings`]: (body) => [200, { settings: { ...SETTINGS, ...body }, sidecar: { applied: true, message: 'Saved.' } }],
+		})
+		renderAdmin(root, { ...STATE, remoteImages: false })
+		const box = byLabel(root, 'Load remote images')
+		expect(box.type).toBe('checkbox')
+		expect(box.checked).toBe(false)
+		box.checked = true
+		root.querySelector('form').dispatchEvent(new Event('submit', { cancelable: true }))
+		await flush()
+		expect(requests.find((r) => r.method === 'PUT').body.remoteImages).toBe(true)
+
+		document.body.replaceChildren()
+		const older = document.createElement('div')
+		document.body.append(older)
+		renderAdmin(older, STATE)
+		expect([...older.querySelectorAll('label')].some((label) => label.textContent === 'Load remote images')).toBe(false)
+	})
+
 	it('saves the edited values, and shows a 400 message next to the form and its fields', async () => {
 		let answer = [400, {
 			message: 'The settings were not saved: Profile \'gpu\': memory must be a whole number with a unit k, m, g or t, like 512m or 4g.',

@@ -86,18 +86,48 @@ export function newMenuSpec(config = filesConfig(), announce = () => {}) {
 }
 
 /**
- * The fields of a spec's file action that read alike in every version; each version adds
- * `enabled` and `exec` in its own calling convention. `DefaultType` is the version's enum.
+ * Whether Nextcloud's Viewer on this page shows notebooks (the app's preview registered with it).
+ * Then clicking a notebook in Files opens the preview (the Viewer's "View" action is the default
+ * action), and "Open in Jupyter" is one click away in the preview and in the actions menu.
  */
-export function commonActionFields(spec, DefaultType) {
+export function viewerPreviewsNotebooks(win = window) {
+	try {
+		const mimes = win.OCA?.Viewer?.mimetypes
+		return Array.isArray(mimes) && mimes.includes(NOTEBOOK_MIME)
+	} catch {
+		return false
+	}
+}
+
+/**
+ * The fields of a spec's file action that read alike in every version; each version adds
+ * `enabled` and `exec` in its own calling convention, then `withDefault`.
+ */
+export function commonActionFields(spec) {
 	return {
 		id: spec.id,
 		displayName: () => spec.displayName(),
 		title: () => spec.title(),
 		iconSvgInline: () => spec.iconSvgInline(),
 		order: spec.order,
-		...(spec.default ? { default: DefaultType.DEFAULT } : {}),
 	}
+}
+
+/**
+ * `default` on the finished action object (both library versions keep that very object, and
+ * Files reads `action.default` when a row is clicked): "Open in Jupyter" is the click on a
+ * notebook only while no Viewer previews notebooks. A getter, since the Viewer may register
+ * its handlers after this script ran. `DefaultType` is the version's enum.
+ */
+export function withDefault(action, spec, DefaultType) {
+	if (spec.default) {
+		Object.defineProperty(action, 'default', {
+			enumerable: true,
+			configurable: true,
+			get: () => (viewerPreviewsNotebooks() ? undefined : DefaultType.DEFAULT),
+		})
+	}
+	return action
 }
 
 /**

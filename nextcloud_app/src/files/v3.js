@@ -3,14 +3,14 @@
  * callbacks `(nodes, view)` and `exec(node, view, dir)`; the registry is `window._nc_fileactions`.
  */
 import { addNewFileMenuEntry, DefaultType, File, FileAction, registerFileAction } from 'files3'
-import { commonActionFields, filesConfig, notebookNode as sharedNotebookNode, registerWith } from './actions.js'
+import { commonActionFields, filesConfig, notebookNode as sharedNotebookNode, registerWith, withDefault } from './actions.js'
 
 export function toFileAction(spec) {
-	return new FileAction({
-		...commonActionFields(spec, DefaultType),
+	return new FileAction(withDefault({
+		...commonActionFields(spec),
 		enabled: (nodes, view) => spec.enabled(nodes, view),
 		exec: async (node) => spec.exec(node),
-	})
+	}, spec, DefaultType))
 }
 
 const files = { addNewFileMenuEntry, File, registerFileAction }

@@ -4,14 +4,14 @@
  * major version (`window._nc_files_scope.v4_0`).
  */
 import { addNewFileMenuEntry, DefaultType, File, registerFileAction } from '@nextcloud/files'
-import { commonActionFields, filesConfig, notebookNode as sharedNotebookNode, registerWith } from './actions.js'
+import { commonActionFields, filesConfig, notebookNode as sharedNotebookNode, registerWith, withDefault } from './actions.js'
 
 export function toFileAction(spec) {
-	return {
-		...commonActionFields(spec, DefaultType),
+	return withDefault({
+		...commonActionFields(spec),
 		enabled: ({ nodes, view }) => spec.enabled(nodes, view),
 		exec: async ({ nodes: [node] }) => spec.exec(node),
-	}
+	}, spec, DefaultType)
 }
 
 const files = { addNewFileMenuEntry, File, registerFileAction }

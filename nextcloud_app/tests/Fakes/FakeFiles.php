@@ -43,6 +43,23 @@ final class FakeFiles implements IRootFolder {
 		return $this->homes[$uid];
 	}
 
+	/** The node at an absolute path ("/alice/files/Projects"), or null. */
+	public function nodeAt(string $path): ?FakeNode {
+		foreach ($this->homes as $home) {
+			if ($path === $home->path) {
+				return $home;
+			}
+			if (str_starts_with($path, $home->path . '/')) {
+				try {
+					return $home->get(substr($path, strlen($home->path) + 1));
+				} catch (\OCP\Files\NotFoundException) {
+					return null;
+				}
+			}
+		}
+		return null;
+	}
+
 	public function getUserFolder($userId) {
 		return $this->home($userId);
 	}
@@ -114,5 +131,21 @@ final class FakeFiles implements IRootFolder {
 
 	public function getMountPoint() {
 		return self::mount('/');
+	}
+
+	public function getMimetype() {
+		return 'httpd/unix-directory';
+	}
+
+	public function isReadable() {
+		return true;
+	}
+
+	public function copy($targetPath) {
+		throw new \OCP\Files\NotPermittedException('the root cannot be copied');
+	}
+
+	public function getFreeSpace() {
+		return \OCP\Files\FileInfo::SPACE_UNKNOWN;
 	}
 }

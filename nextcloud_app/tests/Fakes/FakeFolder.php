@@ -12,13 +12,15 @@ final class FakeFolder extends FakeNode implements Folder {
 	/** @var array<string, FakeNode> */
 	public array $children = [];
 	public bool $creatable = true;
+	/** @var int|float */
+	public $freeSpace = \OCP\Files\FileInfo::SPACE_UNLIMITED;
 
 	public function getType() {
 		return 'dir';
 	}
 
 	/** A subfolder; with $storage, another storage mounted there (a share, external storage). */
-	public function folder(string $name, ?FakeStorage $storage = null): FakeFolder {
+	public function folder(string $name, ?\OCP\Files\Storage\IStorage $storage = null): FakeFolder {
 		$path = $this->path . '/' . $name;
 		$mount = $storage === null ? $this->mount : FakeFiles::mount($path . '/');
 		return $this->children[$name] = new FakeFolder($this->files, $path, $this->files->nextId(), $mount, $storage ?? $this->storage);
@@ -83,5 +85,9 @@ final class FakeFolder extends FakeNode implements Folder {
 
 	public function isCreatable() {
 		return $this->creatable;
+	}
+
+	public function getFreeSpace() {
+		return $this->freeSpace;
 	}
 }

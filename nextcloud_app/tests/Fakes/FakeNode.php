@@ -12,13 +12,17 @@ abstract class FakeNode implements Node {
 	public int $size = 0;
 	public int $mtime = 1_700_000_000;
 	public bool $encrypted = false;
+	public bool $readable = true;
+	public ?string $mimetype = null;
+	/** Thrown by copy(), to play a storage that refuses (quota, permissions). */
+	public ?\Throwable $copyFails = null;
 
 	public function __construct(
 		public FakeFiles $files,
 		public string $path,
 		public int $id,
 		public IMountPoint $mount,
-		public FakeStorage $storage,
+		public \OCP\Files\Storage\IStorage $storage,
 	) {
 		$this->etag = 'etag-' . $id;
 	}
@@ -62,5 +66,31 @@ abstract class FakeNode implements Node {
 
 	public function getMountPoint() {
 		return $this->mount;
+	}
+
+	public function getMimetype() {
+		if ($this->mimetype !== null) {
+			return $this->mimetype;
+		}
+		return str_ends_with($this->path, '.ipynb') ? 'application/x-ipynb+json' : 'application/octet-stream';
+	}
+
+	public function isReadable() {
+		return $this->readable;
+	}
+
+	/** Copies into the folder of $targetPath, as Nextcloud's Node::copy (files only here). */
+	public function copy($targetPath) {
+		if ($this->copyFails !== null) {
+			throw $this->copyFails;
+		}
+		$parent = $this->files->nodeAt(dirname((string)$targetPath));
+		$name = basename((string)$targetPath);
+		if (!$parent instanceof FakeFolder || isset($parent->children[$name])) {
+			throw new \OCP\Files\NotPermittedException('cannot copy to ' . $targetPath);
+		}
+		$copy = $parent->file($name, $this instanceof FakeFile ? $this->content : '');
+		$copy->size = $this->size;
+		return $copy;
 	}
 }

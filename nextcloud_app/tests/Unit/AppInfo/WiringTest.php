@@ -5,9 +5,12 @@ declare(strict_types=1);
 namespace OCA\NextPyter\Tests\Unit\AppInfo;
 
 use OCA\Files\Event\LoadAdditionalScriptsEvent;
+use OCA\Files_Sharing\Event\BeforeTemplateRenderedEvent;
 use OCA\NextPyter\AppInfo\Application;
 use OCA\NextPyter\BackgroundJob\RescanRunningServers;
 use OCA\NextPyter\Listener\LoadFilesScripts;
+use OCA\NextPyter\Listener\LoadViewerScripts;
+use OCA\NextPyter\Service\PreviewConfig;
 use OCA\NextPyter\Migration\CreateSigningKey;
 use OCA\NextPyter\Sections\AdminSection;
 use OCA\NextPyter\Sections\PersonalSection;
@@ -15,11 +18,14 @@ use OCA\NextPyter\Settings\Admin;
 use OCA\NextPyter\Settings\Personal;
 use OCA\NextPyter\Tests\Fakes\FakeHttp;
 use OCA\NextPyter\Tests\Fakes\Harness;
+use OCA\Viewer\Event\LoadViewer;
 use OCP\AppFramework\Bootstrap\IRegistrationContext;
 use OCP\EventDispatcher\Event;
 use OCP\Files\Cache\IScanner;
 use OCP\Http\Client\IResponse;
 use OCP\Migration\IOutput;
+use OCP\Share\IAttributes;
+use OCP\Share\IShare;
 use OCP\Util;
 use PHPUnit\Framework\TestCase;
 
@@ -28,6 +34,11 @@ final class WiringTest extends TestCase {
 	protected function setUp(): void {
 		Util::$scripts = [];
 		Util::$initScripts = [];
+		PreviewConfig::reset();
+	}
+
+	private static function preview(Harness $h): PreviewConfig {
+		return new PreviewConfig($h->initialState, $h->store, $h->access);
 	}
 
 	public function testTheApplicationRegistersTheFilesListener(): void {
@@ -39,21 +50,58 @@ final class WiringTest extends TestCase {
 			}
 		};
 		(new Application())->register($context);
-		$this->assertSame([[LoadAdditionalScriptsEvent::class, LoadFilesScripts::class]], $context->listeners);
+		$this->assertSame([
+			[LoadAdditionalScriptsEvent::class, LoadFilesScripts::class],
+			[LoadViewer::class, LoadViewerScripts::class],
+			[BeforeTemplateRenderedEvent::class, LoadViewerScripts::class],
+		], $context->listeners);
 	}
 
 	public function testTheFilesPageGetsItsScriptAndWhetherTheUserMayUseJupyter(): void {
 		$h = new Harness();
 		$h->people->logIn('alice', ['students']);
-		$listener = new LoadFilesScripts($h->initialState, $h->store, $h->access);
+		$listener = new LoadFilesScripts($h->initialState, $h->store, $h->access, self::preview($h));
 		$listener->handle(new Event());
 		$this->assertSame([], Util::$initScripts, 'other events are ignored');
 
 		$listener->handle(new LoadAdditionalScriptsEvent());
-		$this->assertSame([['nextpyter', 'nextpyter-files']], Util::$initScripts);
+		$this->assertSame([['nextpyter', 'nextpyter-files'], ['nextpyter', 'nextpyter-viewer']], Util::$initScripts);
 		$this->assertSame(['enabled' => false, 'message' => \OCA\NextPyter\Config\Availability::NOT_CONFIGURED], $h->initialState->json('files-config'));
-		$h->configure();
+		$this->assertSame(['enabled' => false, 'message' => \OCA\NextPyter\Config\Availability::NOT_CONFIGURED, 'public' => false, 'remoteImages' => false], $h->initialState->json('viewer-config'));
+		$h->configure(['remoteImages' => true]);
 		$this->assertSame(['enabled' => true, 'message' => null], $h->initialState->json('files-config'));
+		$this->assertSame(['enabled' => true, 'message' => null, 'public' => false, 'remoteImages' => true], $h->initialState->json('viewer-config'));
+	}
+
+	public function testThePreviewLoadsWithTheViewerAndOnPublicSharePagesWithoutJupyter(): void {
+		$h = new Harness();
+		$h->configure();
+		$h->people->logIn('alice');
+		$listener = new LoadViewerScripts(self::preview($h));
+		$listener->handle(new Event());
+		$this->assertSame([], Util::$initScripts);
+
+		$listener->handle(new LoadViewer());
+		$listener->handle(new LoadViewer());
+		$this->assertSame([['nextpyter', 'nextpyter-viewer']], Util::$initScripts, 'once per page');
+		$this->assertSame(['enabled' => true, 'message' => null, 'public' => false, 'remoteImages' => false], $h->initialState->json('viewer-config'));
+
+		// A public share page, even for a logged-in visitor: render and Download only.
+		$share = new class implements IShare {
+			public function getAttributes(): ?IAttributes {
+				return null;
+			}
+		};
+		$listener->handle(new BeforeTemplateRenderedEvent($share));
+		$this->assertSame([['nextpyter', 'nextpyter-viewer']], Util::$initScripts);
+		$this->assertSame(['enabled' => false, 'message' => null, 'public' => true, 'remoteImages' => false], $h->initialState->json('viewer-config'));
+
+		PreviewConfig::reset();
+		Util::$initScripts = [];
+		$h->people->current = null;
+		$listener->handle(new BeforeTemplateRenderedEvent($share));
+		$this->assertSame([['nextpyter', 'nextpyter-viewer']], Util::$initScripts, 'the share page alone loads it too');
+		$this->assertTrue($h->initialState->json('viewer-config')['public']);
 	}
 
 	public function testTheAdminPage(): void {

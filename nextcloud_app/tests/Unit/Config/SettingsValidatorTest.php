@@ -98,7 +98,19 @@ final class SettingsValidatorTest extends TestCase {
 			'lifetime over a year' => ['maxLifetime', 366 * 86400, 'Maximum lifetime'],
 			'unknown group' => ['allowedGroups', ['staff', 'nobody'], "no group 'nobody'"],
 			'groups not a list' => ['allowedGroups', 'staff', 'must be a list'],
+			'remote images as text' => ['remoteImages', 'yes', 'Remote images in notebook previews must be on or off'],
+			'remote images as a number' => ['remoteImages', 1, 'must be on or off'],
 		];
+	}
+
+	public function testRemoteImagesInPreviewsAreOffUntilTheAdminTurnsThemOn(): void {
+		$this->assertFalse(Settings::defaults()->remoteImages);
+		$this->assertFalse($this->validator()->validate(self::good(), Settings::defaults())->remoteImages);
+		$on = $this->validator()->validate(['remoteImages' => true] + self::good(), Settings::defaults());
+		$this->assertTrue($on->remoteImages);
+		$this->assertTrue($on->toArray()['remoteImages']);
+		$this->assertTrue($this->validator()->validate([], $on)->remoteImages, 'kept when left out');
+		$this->assertArrayNotHasKey('remoteImages', $on->sidecarConfig(), 'the sidecar has no use for it');
 	}
 
 	/** @dataProvider badValues */

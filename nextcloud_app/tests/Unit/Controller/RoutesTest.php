@@ -20,6 +20,7 @@ final class RoutesTest extends TestCase {
 		// verb, url under /apps/nextpyter => [route name, access]
 		'POST /launch' => ['launch#launch', 'user'],
 		'POST /notebook' => ['files#createNotebook', 'user'],
+		'POST /copy' => ['files#copyNotebook', 'user'],
 		'POST /rescan' => ['files#rescan', 'user'],
 		'GET /jwks.json' => ['jwks#keys', 'public'],
 		'GET /server' => ['server#status', 'user'],
@@ -61,7 +62,7 @@ final class RoutesTest extends TestCase {
 
 	public function testLaunchAndNotebookCreationAreRateLimitedPerUser(): void {
 		$routes = self::routes();
-		foreach (['POST /launch', 'POST /notebook', 'POST /rescan'] as $key) {
+		foreach (['POST /launch', 'POST /notebook', 'POST /copy', 'POST /rescan'] as $key) {
 			$limits = $routes[$key][2]->getAttributes(UserRateLimit::class);
 			$this->assertCount(1, $limits, $key);
 			$limit = $limits[0]->newInstance();

@@ -8,6 +8,9 @@ namespace OCP\Files;
 interface FileInfo {
 	public const TYPE_FILE = 'file';
 	public const TYPE_FOLDER = 'dir';
+	public const SPACE_NOT_COMPUTED = -1;
+	public const SPACE_UNKNOWN = -2;
+	public const SPACE_UNLIMITED = -3;
 
 	public function getEtag();
 
@@ -30,4 +33,8 @@ interface FileInfo {
 	public function getType();
 
 	public function getMountPoint();
+
+	public function getMimetype();
+
+	public function isReadable();
 }

@@ -17,4 +17,7 @@ interface Folder extends Node {
 	public function getById($id);
 
 	public function isCreatable();
+
+	/** @return int|float bytes free, or FileInfo::SPACE_UNKNOWN / SPACE_UNLIMITED / SPACE_NOT_COMPUTED */
+	public function getFreeSpace();
 }
