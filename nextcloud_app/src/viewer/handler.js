@@ -21,6 +21,8 @@
  *   Viewers read the queue on `DOMContentLoaded` only. So: register at once when `OCA.Viewer`
  *   exists; otherwise queue, and on `DOMContentLoaded` (before the Viewer's Vue root, which
  *   listens later) register if the Viewer did not, and take the entry out of the queue.
+ *   (Nextcloud loads every script as a module, so they run while `readyState` is already
+ *   "interactive", before `DOMContentLoaded`.)
  *
  * The renderer (markdown, KaTeX, highlight.js, DOMPurify) is a separate chunk loaded when a
  * notebook is first opened, so the Files page does not pay for it.
@@ -152,11 +154,16 @@ export function registerNotebookHandler(win = window, handler = notebookHandler(
 		win._oca_viewer_handlers = []
 	}
 	win._oca_viewer_handlers.push(handler)
+	let settled = false
 	const settle = () => {
 		const now = win.OCA?.Viewer
+		if (settled) {
+			return
+		}
 		if (!now || typeof now.registerHandler !== 'function') {
 			return // no Viewer on this page: the queue stays for one that comes later
 		}
+		settled = true
 		if (!registered(now)) {
 			now.registerHandler(handler)
 		}
@@ -168,10 +175,13 @@ export function registerNotebookHandler(win = window, handler = notebookHandler(
 			}
 		}
 	}
-	if (win.document.readyState === 'loading') {
-		win.document.addEventListener('DOMContentLoaded', settle, { once: true })
-	} else {
+	// Module and deferred scripts (as Nextcloud loads every script) run while readyState is
+	// "interactive", before DOMContentLoaded; a script loaded later still gets "load".
+	if (win.document.readyState === 'complete') {
 		win.queueMicrotask(settle)
+	} else {
+		win.document.addEventListener('DOMContentLoaded', settle, { once: true })
+		win.addEventListener('load', settle, { once: true })
 	}
 	return 'queued'
 }
