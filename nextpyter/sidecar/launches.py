@@ -21,6 +21,7 @@ from urllib.parse import quote
 import redis
 
 from .. import pullqueue
+from . import progress
 from .dynconfig import ConfigStore, Profile, RuntimeConfig
 from .paths import PathRejected, user_files_dir
 from .problems import Problem
@@ -28,7 +29,7 @@ from .pulls import Pulls, PullTimeout, describe
 from .runtime import Backend, BackendError, Server, ServerSpec
 from .sessions import upstream_secret
 from .slugs import slug_for
-from .store import LaunchEvents, mark_launched, renewing, spawn_lock
+from .store import LaunchEvents, StateUnavailable, mark_launched, renewing, spawn_lock
 
 log = logging.getLogger(__name__)
 LOCK_HEARTBEAT = 25.0  # seconds between "waiting" events while another launch holds the lock
@@ -117,7 +118,7 @@ class Launcher:
         url = notebook_url(slug, path, is_dir)
         spec = self._spec(user_id, slug, profile, files)
         launch = Launch(id=secrets.token_urlsafe(18), user_id=user_id, slug=slug, url=url)
-        self.events.publish(launch.id, "queued", "Preparing your server", slug=slug, url=url)
+        self.events.publish(launch.id, progress.QUEUED, "Preparing your server", slug=slug, url=url)
         mark_launched(self.client, slug)
         # Reuse a running server at once, under the user's lock so that the culler cannot
         # stop it between our look and the answer; if the lock is taken (a start, a stop,
@@ -131,7 +132,9 @@ class Launcher:
                     server = None  # the launch thread meets it too, and reports it
                 if server is not None and server.state == "running":
                     message = _running(server, profile)
-                    self.events.publish(launch.id, "ready", message, url=url, percent=100)
+                    self.events.publish(
+                        launch.id, progress.READY, message, url=url, percent=progress.DONE
+                    )
                     return launch
             finally:
                 with contextlib.suppress(redis.RedisError):
@@ -186,7 +189,9 @@ class Launcher:
                 # again every LOCK_HEARTBEAT seconds, so the progress stream stays open.
                 deadline = time.monotonic() + self.start_timeout + self.pull_timeout + LOCK_GRACE
                 while True:
-                    publish(launch.id, "waiting", "Another launch of your server is under way")
+                    publish(
+                        launch.id, progress.WAITING, "Another launch of your server is under way"
+                    )
                     # (At least two tries each time: redis-py tries every 0.1 s.)
                     wait = max(0.25, min(LOCK_HEARTBEAT, deadline - time.monotonic()))
                     if lock.acquire(blocking_timeout=wait):
@@ -194,14 +199,14 @@ class Launcher:
                     if time.monotonic() >= deadline:
                         publish(
                             launch.id,
-                            "failed",
+                            progress.FAILED,
                             "Another launch of your server is still running. Try again in a "
                             "minute.",
                         )
                         return
         except redis.RedisError as error:
             log.error("spawn lock for %s: %s", spec.slug, error)
-            publish(launch.id, "failed", "NextPyter's Redis is unreachable; try again soon.")
+            publish(launch.id, progress.FAILED, StateUnavailable.MESSAGE)
             return
         # The last event goes out after the lock is released: whoever hears "ready" or
         # "failed" (a browser, a stop, the culler) finds the user's lock free.
@@ -229,44 +234,48 @@ class Launcher:
                     pulled = True
                 publish(
                     launch.id,
-                    "starting",
+                    progress.STARTING,
                     "Starting your Jupyter server",
-                    percent=65 if pulled else 30,
+                    percent=progress.starting_server(pulled),
                 )
                 server = self.backend.start(spec)
             publish(
-                launch.id, "starting", "Waiting for Jupyter to answer", percent=80 if pulled else 70
+                launch.id,
+                progress.STARTING,
+                "Waiting for Jupyter to answer",
+                percent=progress.waiting_for_jupyter(pulled),
             )
             server = self.backend.wait_ready(spec.slug, self.start_timeout)
             return {
-                "state": "ready",
+                "state": progress.READY,
                 "message": _running(server, spec.profile),
                 "url": launch.url,
-                "percent": 100,
+                "percent": progress.DONE,
             }
-        except (BackendError, PathRejected) as error:
+        except (BackendError, PathRejected, StateUnavailable) as error:
             log.warning("launch of %s failed: %s", spec.slug, error)
             try:
                 self.backend.stop(spec.slug)
             except Exception:  # the failure is reported below; the culler cleans up later
                 log.exception("cleaning up the failed launch of %s", spec.slug)
-            return {"state": "failed", "message": str(error)}
+            return {"state": progress.FAILED, "message": str(error)}
         except Exception:
             log.exception("launch of %s failed", spec.slug)
             return {
-                "state": "failed",
+                "state": progress.FAILED,
                 "message": "The server could not be started because of an internal error. "
                 "Ask your administrator to look at the sidecar's log.",
             }
 
     def _pull(self, launch: Launch, image: str) -> None:
         """Have pagletto pull ``image`` (or join the pull under way) and pass its progress
-        on: the launch's percentage goes from 5 to 60 while the image downloads."""
+        on: the launch's percentage goes from progress.PULL_FIRST to progress.PULL_LAST while
+        the image downloads."""
         try:
             requested = self.pulls.request(image, f"launch:{launch.slug}")
         except redis.RedisError as error:
             log.error("queueing the pull of %s: %s", image, error)
-            raise BackendError("NextPyter's Redis is unreachable; try again soon.") from None
+            raise StateUnavailable() from None
         try:
             for state in self.pulls.follow(requested, self.pull_timeout):
                 if state.state == pullqueue.FAILED:
@@ -281,11 +290,16 @@ class Launcher:
                 }
                 if state.state == pullqueue.DONE:
                     message = describe(state)
-                    self.events.publish(launch.id, "pulling", message, percent=60, pull=pull)
+                    self.events.publish(
+                        launch.id, progress.PULLING, message, percent=progress.PULL_LAST, pull=pull
+                    )
                     return
-                percent = 5 + round(0.55 * state.percent)
                 self.events.publish(
-                    launch.id, "pulling", describe(state), percent=percent, pull=pull
+                    launch.id,
+                    progress.PULLING,
+                    describe(state),
+                    percent=progress.pulling(state.percent),
+                    pull=pull,
                 )
         except PullTimeout as error:
             raise BackendError(str(error)) from None

@@ -17,12 +17,23 @@ import redis
 
 from ..common import keys
 from ..common.redis import ticking
+from . import progress
 
 LAUNCH_TTL = 3600
-TERMINAL_STATES = {"ready", "failed"}
+TERMINAL_STATES = progress.TERMINAL
 LOCK_TTL = 20.0  # a spawn lock's life unless renewed: how long a crashed holder blocks a user
 
 log = logging.getLogger(__name__)
+
+
+class StateUnavailable(Exception):
+    """Redis, where the sidecar keeps what every replica shares, did not answer; the
+    message is for the user."""
+
+    MESSAGE = "NextPyter's Redis is unreachable; try again soon."
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
 
 
 class RedisJtiStore:
