@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from .. import pullqueue
+from ..common import logs
 from ..common.env import ConfigError
 from ..common.redis import connect
 from .config import load_settings
@@ -92,10 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     requeue = sub.add_parser("requeue", help="queue a dead-lettered job's image again")
     requeue.add_argument("entry", help="the dead letter's entry id (see `pagletto status`)")
     args = parser.parse_args(argv)
-    level = os.environ.get("NEXTPYTER_LOG_LEVEL", "INFO").upper()
-    if not isinstance(logging.getLevelName(level), int):
-        sys.exit("pagletto: NEXTPYTER_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        logs.configure(logs.level())
+    except ConfigError as error:
+        sys.exit(f"pagletto: {error}")
     try:
         settings = load_settings()
     except ConfigError as error:
