@@ -7,15 +7,22 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..common import logs
 from ..common.env import ConfigError
-from .config import load_settings
+from .config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from .apitokens import ApiTokens
 
 
 def serve_main(argv: list[str] | None = None) -> None:
     """Run the sidecar under gunicorn (threaded workers: progress streams are long requests)."""
     from gunicorn.app.base import BaseApplication
+    from gunicorn.glogging import Logger
+
+    from . import lifecycle
 
     parser = argparse.ArgumentParser(prog="nextpyter-sidecar", description=serve_main.__doc__)
     parser.add_argument(
@@ -32,9 +39,18 @@ def serve_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pidfile", default=None)
     args = parser.parse_args(argv)
     try:
+        level = logs.level()
         load_settings()  # fail here, once, with the variable's name, not in every worker
     except ConfigError as error:
         sys.exit(f"nextpyter-sidecar: configuration error: {error}")
+    logs.configure(level)  # the master's, and (forked) every worker's
+
+    class SidecarLogger(Logger):  # type: ignore[misc]
+        """gunicorn's error log (and access log, when on) in NextPyter's line format."""
+
+        error_fmt = logs.FORMAT
+        datefmt = None
+        access_fmt = logs.FORMAT
 
     class Sidecar(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -48,6 +64,10 @@ def serve_main(argv: list[str] | None = None) -> None:
                 "graceful_timeout": 10,
                 "accesslog": None,
                 "pidfile": args.pidfile,
+                "loglevel": level.lower(),
+                "logger_class": SidecarLogger,
+                # Each worker, once it has its app: reconcile, start the culler.
+                "post_worker_init": lifecycle.post_worker_init,
                 # gunicorn 27's control socket lives in $HOME; the sidecar does not use it.
                 "control_socket_disable": True,
             }
@@ -62,11 +82,22 @@ def serve_main(argv: list[str] | None = None) -> None:
     Sidecar().run()
 
 
-def _health(url: str, timeout: float) -> None:
+# -- nextpyter-admin: one function per command ------------------------------------------
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        sys.exit(f"nextpyter-admin: configuration error: {error}")
+
+
+def _health(args: argparse.Namespace) -> None:
     import requests
 
+    url = args.url
     try:
-        response = requests.get(url, timeout=timeout)
+        response = requests.get(url, timeout=args.timeout)
     except requests.RequestException as error:
         sys.exit(f"nextpyter-admin: the sidecar at {url} did not answer ({type(error).__name__})")
     if response.status_code != 200:
@@ -74,12 +105,92 @@ def _health(url: str, timeout: float) -> None:
     print("ok")
 
 
-def admin_main(argv: list[str] | None = None) -> None:
+def _egress_rules(args: argparse.Namespace) -> None:
+    from .runtime import egress
+
+    if args.apply:
+        egress.apply()
+    else:
+        print(egress.shell(), end="")
+
+
+def _dev_keygen(args: argparse.Namespace) -> None:
+    from .signing import generate_key
+
+    pem, jwks = generate_key(args.directory)
+    print(f"private key: {pem}\njwks: {jwks}")
+
+
+def _mint_token(args: argparse.Namespace) -> None:
+    from .signing import load_key, mint_launch_token
+
+    if not args.issuer:
+        sys.exit("nextpyter-admin: --issuer (or NEXTPYTER_TOKEN_ISSUER) is required")
+    print(
+        mint_launch_token(
+            load_key(args.key),
+            issuer=args.issuer,
+            audience=args.audience,
+            user_id=args.user,
+            path=args.path,
+            profile=args.profile,
+            lifetime=args.lifetime,
+        )
+    )
+
+
+def _sessions(args: argparse.Namespace) -> None:
+    from .runtime import make_backend
+
+    for server in make_backend(_settings()).list():
+        print(json.dumps(server.to_dict()))
+
+
+def _stop(args: argparse.Namespace) -> None:
+    from .runtime import make_backend
+    from .slugs import InvalidUserId, slug_for
+
+    settings = _settings()
+    try:
+        slug = slug_for(args.user)
+    except InvalidUserId as error:
+        sys.exit(f"nextpyter-admin: {error}")
+    found = make_backend(settings).stop(slug)
+    print("stopped" if found else "no server was running")
+
+
+def _api_tokens() -> ApiTokens:
+    from ..common.redis import connect
+    from .apitokens import ApiTokens
+
+    return ApiTokens(connect(_settings().redis_url))
+
+
+def _token_create(args: argparse.Namespace) -> None:
+    tokens = _api_tokens()
+    try:
+        record, plain = tokens.create(args.name, args.scopes)
+    except ValueError as error:
+        sys.exit(f"nextpyter-admin: {error}")
+    print(f"id: {record.id}\ntoken (shown once): {plain}")
+
+
+def _token_list(args: argparse.Namespace) -> None:
+    for item in _api_tokens().list():
+        print(f"{item.id}  {item.name}  {','.join(sorted(item.scopes))}")
+
+
+def _token_revoke(args: argparse.Namespace) -> None:
+    print("revoked" if _api_tokens().revoke(args.id) else "no such token")
+
+
+def _admin_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nextpyter-admin", description="NextPyter administration")
     sub = parser.add_subparsers(dest="command", required=True)
 
     keygen = sub.add_parser("dev-keygen", help="make a development signing key and its JWKS")
     keygen.add_argument("directory", type=Path)
+    keygen.set_defaults(func=_dev_keygen)
 
     mint = sub.add_parser("mint-token", help="mint a launch token with a development key")
     mint.add_argument("--key", type=Path, required=True, help="private key (PEM)")
@@ -91,19 +202,23 @@ def admin_main(argv: list[str] | None = None) -> None:
         "--audience", default=os.environ.get("NEXTPYTER_TOKEN_AUDIENCE", "nextpyter-sidecar")
     )
     mint.add_argument("--lifetime", type=int, default=60)
+    mint.set_defaults(func=_mint_token)
 
-    sub.add_parser("sessions", help="list running servers")
+    sub.add_parser("sessions", help="list running servers").set_defaults(func=_sessions)
     stop = sub.add_parser("stop", help="stop a user's server")
     stop.add_argument("user")
+    stop.set_defaults(func=_stop)
 
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create")
     create.add_argument("--name", required=True)
     create.add_argument("--scope", action="append", required=True, dest="scopes")
-    token_sub.add_parser("list")
+    create.set_defaults(func=_token_create)
+    token_sub.add_parser("list").set_defaults(func=_token_list)
     revoke = token_sub.add_parser("revoke")
     revoke.add_argument("id")
+    revoke.set_defaults(func=_token_revoke)
 
     egress = sub.add_parser(
         "egress-rules",
@@ -111,78 +226,17 @@ def admin_main(argv: list[str] | None = None) -> None:
         "to the internet (print them as a shell script, or --apply them here, as root)",
     )
     egress.add_argument("--apply", action="store_true", help="insert the missing rules now")
+    egress.set_defaults(func=_egress_rules)
 
     health = sub.add_parser(
         "health", help="exit 0 if the sidecar at URL answers its health check (containers)"
     )
     health.add_argument("--url", default="http://127.0.0.1:8000/api/v1/health")
     health.add_argument("--timeout", type=float, default=4.0)
+    health.set_defaults(func=_health)
+    return parser
 
-    args = parser.parse_args(argv)
-    if args.command == "health":
-        _health(args.url, args.timeout)
-        return
-    if args.command == "egress-rules":
-        from .runtime import egress as egress_rules
 
-        if args.apply:
-            egress_rules.apply()
-        else:
-            print(egress_rules.shell(), end="")
-        return
-    if args.command == "dev-keygen":
-        from .signing import generate_key
-
-        pem, jwks = generate_key(args.directory)
-        print(f"private key: {pem}\njwks: {jwks}")
-        return
-    if args.command == "mint-token":
-        from .signing import load_key, mint_launch_token
-
-        if not args.issuer:
-            sys.exit("nextpyter-admin: --issuer (or NEXTPYTER_TOKEN_ISSUER) is required")
-        print(
-            mint_launch_token(
-                load_key(args.key),
-                issuer=args.issuer,
-                audience=args.audience,
-                user_id=args.user,
-                path=args.path,
-                profile=args.profile,
-                lifetime=args.lifetime,
-            )
-        )
-        return
-
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        sys.exit(f"nextpyter-admin: configuration error: {error}")
-    from ..common.redis import connect
-    from .apitokens import ApiTokens
-    from .runtime import make_backend
-    from .slugs import InvalidUserId, slug_for
-
-    if args.command == "sessions":
-        for server in make_backend(settings).list():
-            print(json.dumps(server.to_dict()))
-    elif args.command == "stop":
-        try:
-            slug = slug_for(args.user)
-        except InvalidUserId as error:
-            sys.exit(f"nextpyter-admin: {error}")
-        found = make_backend(settings).stop(slug)
-        print("stopped" if found else "no server was running")
-    elif args.command == "token":
-        tokens = ApiTokens(connect(settings.redis_url))
-        if args.token_command == "create":
-            try:
-                record, plain = tokens.create(args.name, args.scopes)
-            except ValueError as error:
-                sys.exit(f"nextpyter-admin: {error}")
-            print(f"id: {record.id}\ntoken (shown once): {plain}")
-        elif args.token_command == "list":
-            for item in tokens.list():
-                print(f"{item.id}  {item.name}  {','.join(sorted(item.scopes))}")
-        elif args.token_command == "revoke":
-            print("revoked" if tokens.revoke(args.id) else "no such token")
+def admin_main(argv: list[str] | None = None) -> None:
+    args = _admin_parser().parse_args(argv)
+    args.func(args)

@@ -1,9 +1,10 @@
 """The gateway's session cookie, and the Jupyter server token derived per user.
 
 At launch the sidecar sets one cookie for the gateway origin, scoped to
-``/user/<slug>/``; nginx asks :func:`authorize` on every request to a notebook
-server. The check is an HMAC in memory (itsdangerous, SHA-256): no Redis, no
-runtime call, so it stays cheap on the hot path.
+``/user/<slug>/``; nginx asks the authorizer (``/internal/authorize``, see
+web/authorize.py) on every request to a notebook server, which reads it with
+:meth:`SessionCookies.read`. The check is an HMAC in memory (itsdangerous, SHA-256):
+no Redis, no runtime call, so it stays cheap on the hot path.
 
 The secret the gateway shows a user's Jupyter server (``X-NextPyter-Gateway``, see
 nextpyter/jupyter/identity.py) is derived from the secret key and the slug, so any

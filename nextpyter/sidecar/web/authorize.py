@@ -8,35 +8,14 @@ only understands 2xx, 401 and 403 here, so those are the only answers.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Response, request
 
-from .app import services
-from .sessions import COOKIE_NAME, SessionInvalid, upstream_secret
-from .slugs import is_slug
+from ..services import services
+from ..sessions import COOKIE_NAME, SessionInvalid, upstream_secret
+from ..slugs import is_slug
+from .origins import same_origin
 
 authorize = Blueprint("authorize", __name__)
-
-
-def same_origin(origin: str | None, host: str) -> bool:
-    """Whether a request's ``Origin`` (if the browser sent one) is the gateway itself.
-
-    Host and port are compared with the Host the browser asked for; the scheme is
-    not, so a TLS-terminating proxy in front of the gateway changes nothing.
-    """
-    if origin is None:
-        return True  # navigations and same-origin GETs carry no Origin
-    try:
-        sent, wanted = urlsplit(origin), urlsplit("//" + host)
-        default = {"http": 80, "https": 443}.get(sent.scheme)
-        if default is None or not sent.hostname or sent.username or sent.password:
-            return False  # "null" (sandboxed frames, file:), user info (never a browser's)
-        return sent.hostname == wanted.hostname and (sent.port or default) == (
-            wanted.port or default
-        )
-    except ValueError:
-        return False
 
 
 @authorize.get("/authorize")

@@ -1,4 +1,4 @@
-"""Pages a person sees that are not part of the API: the development launcher.
+"""The development launcher, a page a person sees that is not part of the API.
 
 ``/dev/open`` exists only when ``NEXTPYTER_DEV_SIGNING_KEY`` is set (``make demo``
 sets it): it mints a fresh launch token with the development key and posts it to
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from .app import services
-from .paths import PathRejected, validate_relative_path
-from .problems import Problem
-from .signing import load_key, mint_launch_token
-from .slugs import InvalidUserId, validate_user_id
+from ..paths import PathRejected, validate_relative_path
+from ..problems import Problem
+from ..services import services
+from ..signing import load_key, mint_launch_token
+from ..slugs import InvalidUserId, validate_user_id
 
-pages = Blueprint("pages", __name__)
+pages = Blueprint("pages", __name__)  # (its name: the endpoint stays pages.dev_open)
 
 
 @pages.get("/dev/open")

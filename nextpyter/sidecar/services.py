@@ -1,0 +1,102 @@
+"""What a request handler works with: the per-app services, built once per process.
+
+The leaf of the web layer: the factory (app.py) builds the services and keeps them in
+``app.extensions``; the blueprints (web/) reach them with :func:`services`, and import
+nothing from the factory.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app, g
+
+from ..common.redis import connect
+from .apitokens import ApiTokens
+from .config import Settings
+from .dynconfig import ConfigStore
+from .launches import Launcher
+from .runtime import Backend, make_backend
+from .sessions import SessionCookies
+from .store import LaunchEvents, RedisJtiStore
+from .tokens import KeySet, LaunchTokenVerifier
+
+EXTENSION = "nextpyter"  # the key of the services in app.extensions
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs, built once per process."""
+
+    settings: Settings
+    redis: redis.Redis
+    backend: Backend
+    keys: KeySet
+    verifier: LaunchTokenVerifier
+    launcher: Launcher
+    events: LaunchEvents
+    cookies: SessionCookies
+    api_tokens: ApiTokens
+    config: ConfigStore
+    # Progress streams this worker holds open at once (see NEXTPYTER_MAX_STREAMS).
+    stream_slots: threading.BoundedSemaphore
+
+
+def build_services(settings: Settings, backend: Backend | None = None) -> Services:
+    """The services of ``settings``; no I/O beyond what making the backend needs (the
+    Redis connection is made at its first use)."""
+    client = connect(settings.redis_url)
+    backend = backend or make_backend(settings)
+    keys = KeySet(settings.jwks, refresh_interval=settings.jwks_refresh_interval)
+    config = ConfigStore(client, settings)
+    return Services(
+        settings=settings,
+        redis=client,
+        backend=backend,
+        keys=keys,
+        verifier=LaunchTokenVerifier(
+            keys,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            jti_store=RedisJtiStore(client),
+            profiles=config.profiles,
+            clock_skew=settings.clock_skew,
+        ),
+        launcher=Launcher(
+            backend,
+            client,
+            settings.secret_key,
+            settings.data_dir,
+            settings.start_timeout,
+            config=config,
+            default_image=settings.docker.image if settings.docker else "",
+            pull_timeout=settings.pull_timeout,
+        ),
+        events=LaunchEvents(client),
+        cookies=SessionCookies(
+            settings.secret_key, settings.session_max_age, settings.cookie_secure
+        ),
+        api_tokens=ApiTokens(client),
+        config=config,
+        stream_slots=threading.BoundedSemaphore(settings.max_streams),
+    )
+
+
+def services_of(app: Flask) -> Services:
+    svc: Services = app.extensions[EXTENSION]
+    return svc
+
+
+def services() -> Services:
+    """The services of the app handling this request."""
+    return services_of(current_app)
+
+
+def csp_nonce() -> str:
+    """This response's nonce for inline scripts, made on first use."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return str(g.csp_nonce)
