@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+# What reconcile() finds without an owner (a process, a container, a server's directory)
+# is removed only when older than this: a younger one may be a start under way elsewhere.
+ORPHAN_GRACE = 30.0
+
 
 @dataclass(frozen=True)
 class ServerSpec:

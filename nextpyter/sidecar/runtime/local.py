@@ -36,16 +36,13 @@ from typing import Any
 from ... import jupyter
 from ...jupyter.upstream import SECRET_FILE_ENV, USER_ENV
 from ..slugs import is_slug
-from .base import Backend, BackendError, Server, ServerSpec
-from .sockets import SOCKET, SocketDirs, last_activity, wait_answering
+from .base import ORPHAN_GRACE, Backend, BackendError, Server, ServerSpec
+from .sockets import SECRET_FILE, SOCKET, SocketDirs, last_activity, wait_answering
 
 MARKER = "_NEXTPYTER_SERVER"  # a process contract, not a setting
 # nextpyter/jupyter/config.py, from the folder that holds the nextpyter package.
 CONFIG_FILE = Path(jupyter.__file__).parents[2] / jupyter.CONFIG_FILE
-# A process younger than this may belong to a start still under way elsewhere.
-ORPHAN_GRACE = 30.0
 STOP_GRACE = 10.0
-SECRET_FILE = "gateway-secret"
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:

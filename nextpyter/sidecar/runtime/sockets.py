@@ -16,7 +16,10 @@ from ...jupyter.upstream import HEADER as GATEWAY_HEADER
 from ..slugs import is_slug
 from .base import BackendError
 
+# What a server's directory holds: the socket it listens on, and the secret it is handed
+# at start (removed by the server once read; see nextpyter/jupyter/identity.py).
 SOCKET = "jupyter.sock"
+SECRET_FILE = "gateway-secret"
 # The longest path a unix socket may have (sun_path holds 108 bytes, with the final NUL).
 MAX_SOCKET_PATH = 107
 
