@@ -84,7 +84,8 @@ def mint_launch_token(
     now: int | None = None,
     **extra: Any,
 ) -> str:
-    """A launch token as the Nextcloud app signs it (see nextpyter/sidecar/tokens.py for the rules)."""
+    """A launch token as the Nextcloud app signs it (see nextpyter/sidecar/tokens.py for the
+    rules)."""
     issued = int(time.time()) if now is None else now
     claims: dict[str, Any] = {
         "iss": issuer,

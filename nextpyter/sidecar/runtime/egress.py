@@ -72,7 +72,8 @@ def shell(bridge: str = USERS_BRIDGE) -> str:
     """The same rules as a shell script for the engine's host (idempotent)."""
     lines = [
         "#!/bin/sh",
-        "# NextPyter: notebook containers reach the internet only (see nextpyter/sidecar/runtime/egress.py)",
+        "# NextPyter: notebook containers reach the internet only "
+        "(see nextpyter/sidecar/runtime/egress.py)",
         "set -e",
         "iptables -w -N DOCKER-USER 2>/dev/null || true",
     ]
