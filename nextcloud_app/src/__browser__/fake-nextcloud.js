@@ -217,7 +217,7 @@ export async function startFakeNextcloud({ files = {} } = {}) {
 				return
 			}
 			const content = typeof file === 'string' && file.startsWith('/') ? await readFile(file) : Buffer.from(file)
-			response.writeHead(200, { 'Content-Type': 'application/x-ipynb+json', 'Content-Length': content.length })
+			response.writeHead(200, { 'Content-Type': 'application/x-ipynb+json', 'Content-Length': content.length, 'Cache-Control': 'no-store' })
 			response.end(content)
 			return
 		}
