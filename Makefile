@@ -81,11 +81,12 @@ demo-docker: deps-run venv
 	NEXTPYTER_DEMO_BACKEND=docker $(BIN)/python -m devtools.demo
 
 # BENCH_ARGS=--quick for a smoke run of each.
-bench: deps-run venv
-	$(call apt_ensure,wrk:wrk dockerd:docker.io debootstrap:debootstrap docker-registry:docker-registry)
+bench: deps-run venv $(NPM_STAMP)
+	$(call apt_ensure,wrk:wrk dockerd:docker.io debootstrap:debootstrap docker-registry:docker-registry chromium:chromium)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_docker.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_pull.py $(BENCH_ARGS)
+	$(MAKE) -C $(APP) bench
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache
