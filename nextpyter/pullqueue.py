@@ -1,8 +1,9 @@
 """The pull queue's whole protocol: the one definition the sidecar and pagletto both import
 (keys, fields, states, error kinds, and the Lua scripts that change them atomically).
 
-The sidecar asks for pulls and follows them; pagletto pulls. Everything lives in
-Redis, shared by every sidecar replica and every pagletto worker:
+The sidecar asks for pulls and follows them; pagletto pulls, and its CLI looks at the
+queue. Everything lives in Redis, shared by every sidecar replica and every pagletto
+worker, under the keys that :mod:`nextpyter.common.keys` spells:
 
 ``nextpyter:pulls`` (:data:`STREAM`), consumer group ``pagletto`` (:data:`GROUP`)
     One entry per pull job, with the fields of :class:`Job`. A worker acknowledges
@@ -10,16 +11,17 @@ Redis, shared by every sidecar replica and every pagletto worker:
     stopped answering is taken over (``XAUTOCLAIM``) by another.
 
 ``nextpyter:pulls:dead`` (:data:`DEAD_STREAM`)
-    Jobs given up: the job's fields plus ``error``, ``error_kind``, ``deliveries``,
-    ``failed_at`` and ``worker``.
+    Jobs given up: the job's fields (at most :data:`DEAD_FIELDS`) plus ``entry`` (the
+    job's entry id), ``error``, ``error_kind``, ``deliveries``, ``failed_at`` and
+    ``worker``.
 
 ``nextpyter:pull:<image>`` (:func:`state_key`), a hash per image
     The image's pull, as :class:`PullState` fields: ``state`` (:data:`STATES`),
     ``job``, ``entry``, bytes ``done`` and ``total`` (downloaded, over every layer whose
     size is known), ``percent`` (download and extraction, never decreasing), ``layers``
-    (JSON: per layer ``status``, ``done``, ``total``), ``error``, ``error_kind``,
-    ``attempt``, ``worker`` and times. At most one job per image is active at a time:
-    :func:`request_pull` joins the active one instead of queueing another.
+    (JSON: per layer ``status``, ``done``, ``total``, ``extracted``), ``error``,
+    ``error_kind``, ``attempt``, ``worker`` and times. At most one job per image is active
+    at a time: :func:`request_pull` joins the active one instead of queueing another.
 
 ``nextpyter:pull:<image>:events`` (:func:`events_key`)
     A short stream with an entry per change of the hash, so that followers block
@@ -272,10 +274,46 @@ def live_workers(client: redis.Redis, within: float = ALIVE) -> list[str]:
     return [str(name) for name in found]
 
 
-# -- the worker's side: scripts that change an entry only while it is the worker's -----
+# -- looking at the queue (pagletto status and requeue) ----------------------------------
 
-# Take the pending entry over from its consumer only if we are still its consumer:
-# touching it resets its idle time, so that no one else claims a live pull.
+
+def queue_status(client: redis.Redis, dead: int = 20) -> dict[str, Any]:
+    """The queue at a glance: entries in the stream, entries being pulled, each worker
+    (when last seen, how many entries it holds) and the last ``dead`` dead letters."""
+    ensure_group(client)
+    groups: Any = client.xinfo_groups(STREAM)
+    group: dict[str, Any] = next((g for g in groups if g["name"] == GROUP), {})
+    holding: Any = client.xinfo_consumers(STREAM, GROUP)
+    pending = {c["name"]: int(c["pending"]) for c in holding}
+    workers: Any = client.zrange(WORKERS, 0, -1, withscores=True)
+    letters: Any = client.xrevrange(DEAD_STREAM, count=dead)
+    return {
+        "queued": int(client.xlen(STREAM)),
+        "pending": int(group.get("pending", 0)),
+        "workers": [
+            {"name": name, "last_seen": round(score, 3), "pending": pending.get(name, 0)}
+            for name, score in workers
+        ],
+        "dead": [{"entry": entry, **fields} for entry, fields in letters],
+    }
+
+
+def dead_letter(client: redis.Redis, entry: str) -> dict[str, str] | None:
+    """The fields of dead letter ``entry`` (an entry id of the dead-letter stream), if any."""
+    found: Any = client.xrange(DEAD_STREAM, entry, entry)
+    return dict(found[0][1]) if found else None
+
+
+# -- the worker's scripts ----------------------------------------------------------------
+# Each changes an entry, or the state of its image, only while the entry is pending on the
+# worker that calls it (SET_STATE also for no worker in particular: the image is on the
+# engine, whoever pulled it). A worker that was thought dead, and whose job another took
+# over, changes nothing. WorkerScripts (below) calls them with their KEYS and ARGV.
+
+# Claim the entry again for its consumer, if it still is its consumer: that resets the
+# entry's idle time (JUSTID: without counting a delivery), so that no one takes over a
+# live pull.
+# KEYS: stream; ARGV: group, entry, worker
 TOUCH = """
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #pending == 1 and pending[1][2] == ARGV[3] then
@@ -298,7 +336,8 @@ end
 # Write an image's state while it is this entry's (a newer job may have replaced a state
 # whose entry was lost) and the entry is this worker's (one that stalled and was taken
 # over writes nothing), and tell the followers.
-# KEYS: state, events, stream; ARGV: group, entry, worker, events maxlen, ttl, fields...
+# KEYS: state, events, stream; ARGV: group, entry, worker ('': whoever), events maxlen,
+# ttl, field, value...
 SET_STATE = (
     _OWNS
     + """
@@ -317,8 +356,9 @@ return 1
 """
 )
 
-# Move an entry to the dead letters, if it is still this worker's.
-# KEYS: stream, dead stream; ARGV: group, entry, worker, dead maxlen, fields...
+# Move an entry to the dead letters (acknowledged and deleted), if it is still this
+# worker's.
+# KEYS: stream, dead stream; ARGV: group, entry, worker, dead maxlen, the letter's fields...
 GIVE_UP = (
     _OWNS
     + """
@@ -333,3 +373,73 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
 """
 )
+
+
+DEAD_FIELDS = 20  # of a job's fields, at most this many go to its dead letter
+
+
+class WorkerScripts:
+    """The worker's scripts, registered on its client (sent by digest, and again in full
+    to a Redis that lost them), with their KEYS and ARGV laid out as each reads them.
+    ``client``: a pipeline of that client, to run the call in the pipeline's transaction."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._touch = client.register_script(TOUCH)
+        self._set_state = client.register_script(SET_STATE)
+        self._give_up = client.register_script(GIVE_UP)
+
+    def touch(self, entry: str, worker: str) -> bool:
+        """Reset the idle time of ``entry``, pending on ``worker``; False if it no longer is."""
+        still: Any = self._touch(keys=[STREAM], args=[GROUP, entry, worker])
+        return bool(still)
+
+    def set_state(
+        self, image: str, entry: str, worker: str, fields: dict[str, Any], client: Any = None
+    ) -> None:
+        """Write ``fields`` to the state of ``image`` while it is ``entry``'s and ``entry`` is
+        pending on ``worker`` (``""``: on whoever), and tell its followers."""
+        flat: list[str] = []
+        for name, value in fields.items():
+            flat += [name, f"{value:.3f}" if isinstance(value, float) else str(value)]
+        self._set_state(
+            keys=[state_key(image), events_key(image), STREAM],
+            args=[GROUP, entry, worker, EVENTS_MAXLEN, STATE_TTL, *flat],
+            client=client,
+        )
+
+    def give_up(
+        self,
+        entry: str,
+        worker: str,
+        job_fields: dict[str, str],
+        error: str,
+        error_kind: str,
+        deliveries: int,
+        failed_at: float,
+        client: Any = None,
+    ) -> None:
+        """Move ``entry``, pending on ``worker``, to the dead letters, with its job's fields
+        (``job_fields``, as the entry holds them) and why and when it was given up."""
+        # The entry's own fields, bounded (an entry not written by NextPyter may hold any
+        # number, and a Lua script can pass on only so many).
+        kept = list(job_fields.items())[:DEAD_FIELDS]
+        letter: dict[Any, Any] = {
+            **{str(k)[:100]: str(v)[:1000] for k, v in kept},
+            "entry": entry,
+            "error": error,
+            "error_kind": error_kind,
+            "deliveries": str(deliveries),
+            "failed_at": f"{failed_at:.3f}",
+            "worker": worker,
+        }
+        self._give_up(
+            keys=[STREAM, DEAD_STREAM],
+            args=[
+                GROUP,
+                entry,
+                worker,
+                DEAD_MAXLEN,
+                *(str(item) for pair in letter.items() for item in pair),
+            ],
+            client=client,
+        )

@@ -27,26 +27,6 @@ from ..common.env import ConfigError
 from ..common.redis import connect
 from .config import load_settings
 
-
-def _status(client: Any) -> dict[str, Any]:
-    pullqueue.ensure_group(client)
-    groups: Any = client.xinfo_groups(pullqueue.STREAM)
-    group: dict[str, Any] = next((g for g in groups if g["name"] == pullqueue.GROUP), {})
-    holding: Any = client.xinfo_consumers(pullqueue.STREAM, pullqueue.GROUP)
-    pending = {c["name"]: int(c["pending"]) for c in holding}
-    workers: Any = client.zrange(pullqueue.WORKERS, 0, -1, withscores=True)
-    dead: Any = client.xrevrange(pullqueue.DEAD_STREAM, count=20)
-    return {
-        "queued": int(client.xlen(pullqueue.STREAM)),
-        "pending": int(group.get("pending", 0)),
-        "workers": [
-            {"name": name, "last_seen": round(score, 3), "pending": pending.get(name, 0)}
-            for name, score in workers
-        ],
-        "dead": [{"entry": entry, **fields} for entry, fields in dead],
-    }
-
-
 HEALTHY_WITHIN = 20.0  # workers say they run every 2 s, and every 10 s at most while pulling
 
 
@@ -70,15 +50,15 @@ def _inspect(client: Any, args: argparse.Namespace) -> None:
         _health(client, args.worker)
         return
     if args.command == "status":
-        print(json.dumps(_status(client), indent=2))
+        print(json.dumps(pullqueue.queue_status(client), indent=2))
         return
     if not re.fullmatch(r"[0-9]{1,20}-[0-9]{1,20}", args.entry):
         sys.exit(f"pagletto: {args.entry[:40]!r} is not an entry id (like 1700000000000-0)")
-    found: Any = client.xrange(pullqueue.DEAD_STREAM, args.entry, args.entry)
-    if not found:
+    letter = pullqueue.dead_letter(client, args.entry)
+    if letter is None:
         sys.exit(f"pagletto: no dead letter {args.entry!r}; see `pagletto status`")
     try:
-        requested = pullqueue.request_pull(client, found[0][1].get("image", ""), "requeue")
+        requested = pullqueue.request_pull(client, letter.get("image", ""), "requeue")
     except pullqueue.InvalidImage as error:
         sys.exit(f"pagletto: that job names no image to pull ({error})")
     print(json.dumps({"image": requested.image, "job": requested.job}))

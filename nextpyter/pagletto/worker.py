@@ -13,225 +13,44 @@ images at once. They share the stream through the consumer group:
   cannot fix (no such image, credentials refused, disk full, a malformed entry), goes to
   the dead-letter stream with its error, and the image's state says why;
 - only a pull that put the image on the engine is acknowledged (and deleted).
+
+This module is the loop and one job's course through it. What it builds on:
+:mod:`nextpyter.pullqueue` (the keys, states and the scripts that write them only while
+the entry is this worker's), :mod:`.errors` (what the engine said, for people),
+:mod:`.progress` (how far a pull is) and :mod:`.stall` (cutting a pull the engine went
+silent on).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import docker
 import redis
 import requests
-import urllib3
 
 from .. import pullqueue
 from ..common.engine import EngineTooOld
 from ..common.redis import ticking
+from . import stall
 from .config import PullSettings
+from .errors import Lost, PullError, classify, registry_name
+from .progress import PUBLISH_EVERY, Progress
 
 log = logging.getLogger("pagletto")
 
-PUBLISH_EVERY = 0.25  # seconds between progress updates of one pull
-DEAD_FIELDS = 20  # of a job's fields, at most this many go to its dead letter
-DOWNLOAD_SHARE = 0.7  # of a layer's progress; extraction is the rest
-
-
-class PullError(Exception):
-    """A failed pull: ``kind`` (pullqueue.ERROR_KINDS), a message for people, and whether
-    trying again may help."""
-
-    def __init__(self, kind: str, message: str, transient: bool) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.transient = transient
-
-
-class Lost(Exception):
-    """Another worker took the job over (this one was thought dead)."""
-
-
-def _registry(image: str) -> str:
-    return str(docker.auth.resolve_repository_name(pullqueue.split_image(image)[0])[0])
-
-
-def _not_found(image: str, registry: str) -> PullError:
-    return PullError(
-        "not-found",
-        f"The image {image} does not exist in {registry}: no such name or tag (or the "
-        "registry hides it without credentials). Ask your administrator to check the "
-        "image in NextPyter's admin settings.",
-        transient=False,
-    )
-
-
-def classify(image: str, detail: str, status: int | None = None) -> PullError:
-    """What the engine said, as an error a person can act on."""
-    text = detail.lower()
-    registry = _registry(image)
-    short = detail.strip().splitlines()[0][:300] if detail.strip() else "no detail"
-    if "no space left on device" in text or "disk quota exceeded" in text:
-        return PullError(
-            "disk-full",
-            f"The Docker engine ran out of disk space while pulling {image}. Ask your "
-            "administrator to free space on the engine (for example `docker image prune`) "
-            "and open the notebook again.",
-            transient=False,
-        )
-    # "pull access denied for x, repository does not exist or may require 'docker login'":
-    # a registry that will not say which (Docker Hub) is taken at its first word.
-    if "manifest unknown" in text or "repository does not exist" in text:
-        return _not_found(image, registry)
-    if "permission denied" in text or "read-only file system" in text:
-        return PullError(
-            "engine",
-            f"The Docker engine could not store {image}: {short}. Ask your administrator to "
-            "check the engine's data root.",
-            transient=False,
-        )
-    if any(
-        word in text
-        for word in (
-            "unauthorized",
-            "authentication required",
-            "no basic auth",
-            "access denied",
-            "access to the resource is denied",
-            "denied:",
-        )
-    ):
-        return PullError(
-            "unauthorized",
-            f"The registry {registry} refused access to {image}: the credentials pagletto "
-            "has for it are wrong or missing. Ask your administrator to check "
-            "NEXTPYTER_REGISTRY_AUTH (a Docker config.json) for that registry.",
-            transient=False,
-        )
-    if status == 404 or "not found" in text or "no such image" in text:
-        return _not_found(image, registry)
-    if "invalid reference" in text or status == 400:
-        return PullError(
-            "malformed", f"The engine refused the image reference {image}: {short}", False
-        )
-    return PullError(
-        "registry",
-        f"The registry {registry} failed while pulling {image}: {short}",
-        transient=True,
-    )
-
-
-# How far along a layer is, by the engine's word for it: a later word never goes back
-# (the engine repeats "Downloading" after "Download complete" at times).
-_RANK = {
-    "Pulling fs layer": 0,
-    "Waiting": 0,
-    "Downloading": 1,
-    "Retrying": 1,
-    "Verifying Checksum": 2,
-    "Download complete": 3,
-    "Extracting": 4,
-    "Pull complete": 5,
-    "Already exists": 5,
-}
-
-
-@dataclass
-class Layer:
-    status: str = ""
-    done: int = 0  # bytes downloaded
-    total: int = 0  # compressed size, once the engine says it
-    extracted: int = 0
-    present: bool = False  # "Already exists": nothing to fetch
-
-    def fraction(self) -> float:
-        if self.present or self.status == "Pull complete":
-            return 1.0
-        if self.status in ("Download complete", "Verifying Checksum"):
-            return DOWNLOAD_SHARE
-        if not self.total:
-            return 0.0
-        if self.status == "Extracting":
-            return DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * min(1.0, self.extracted / self.total)
-        return DOWNLOAD_SHARE * min(1.0, self.done / self.total)
-
-
-class Progress:
-    """An image's pull, from the engine's stream of messages: bytes per layer and over
-    all, and a percentage that never goes back (layers whose size is not known yet
-    count as the average known one)."""
-
-    def __init__(self) -> None:
-        self.layers: dict[str, Layer] = {}
-        self.percent = 0.0
-
-    def update(self, message: dict[str, Any]) -> None:
-        layer_id, status = message.get("id"), str(message.get("status", ""))
-        if not layer_id or status.startswith(("Pulling from", "Digest:", "Status:")):
-            return
-        layer = self.layers.setdefault(str(layer_id), Layer())
-        word = status.split(" in ")[0]  # "Retrying in 5 seconds"
-        rank = _RANK.get(word, 0)
-        if rank < _RANK.get(layer.status, 0):
-            return
-        layer.status = word
-        detail = message.get("progressDetail") or {}
-        current, total = int(detail.get("current") or 0), int(detail.get("total") or 0)
-        if word == "Already exists":
-            layer.present = True
-        elif word == "Downloading":
-            layer.total = total or layer.total
-            layer.done = max(layer.done, current)
-        elif word == "Extracting":
-            layer.done = layer.total = max(layer.total, total)
-            layer.extracted = max(layer.extracted, current)
-        elif rank >= _RANK["Verifying Checksum"]:
-            layer.done = layer.total
-        self._recompute()
-
-    def _recompute(self) -> None:
-        fetched = [layer for layer in self.layers.values() if not layer.present]
-        if not fetched:
-            return
-        known = [layer.total for layer in fetched if layer.total]
-        average = sum(known) / len(known) if known else 1.0
-        weights = [layer.total or average for layer in fetched]
-        done = sum(w * layer.fraction() for w, layer in zip(weights, fetched, strict=True))
-        self.percent = max(self.percent, min(99.9, 100.0 * done / sum(weights)))
-
-    @property
-    def done(self) -> int:
-        return sum(layer.done for layer in self.layers.values() if not layer.present)
-
-    @property
-    def total(self) -> int:
-        return sum(layer.total for layer in self.layers.values() if not layer.present)
-
-    def fields(self) -> dict[str, str]:
-        layers = {
-            key: {
-                "status": layer.status,
-                "done": layer.done,
-                "total": layer.total,
-                "extracted": layer.extracted,
-            }
-            for key, layer in self.layers.items()
-        }
-        return {
-            "done": str(self.done),
-            "total": str(self.total),
-            "percent": f"{self.percent:.1f}",
-            "layers": json.dumps(layers, separators=(",", ":")),
-        }
-
 
 class Worker:
+    """One consumer of the pull stream: :meth:`run` until stopped, or :meth:`step` for one
+    job. ``engine`` connects to the Docker engine; it is called again after the engine
+    was lost."""
+
     def __init__(
         self,
         settings: PullSettings,
@@ -243,9 +62,7 @@ class Worker:
         self._engine_factory = engine
         self._engine: docker.DockerClient | None = None
         self.name = settings.worker
-        self._touch = client.register_script(pullqueue.TOUCH)
-        self._set_state = client.register_script(pullqueue.SET_STATE)
-        self._dead_letter = client.register_script(pullqueue.GIVE_UP)
+        self._scripts = pullqueue.WorkerScripts(client)
         self._claim_from = "0-0"  # where the next look for stalled entries starts
         self._auth = docker.auth.load_config(config_dict=settings.auth) if settings.auth else {}
 
@@ -438,13 +255,12 @@ class Worker:
         progress = Progress()
         last = 0.0
         try:
-            with self._watched(job.image) as (heard, stalled):
+            with stall.watch(self.engine.api, self.settings.stall, job.image) as watch:
                 stream = self.engine.api.pull(
                     repository, tag=tag, stream=True, decode=True, auth_config=credentials
                 )
                 try:
-                    for message in stream:
-                        heard()
+                    for message in watch.messages(stream):
                         if lost.is_set():
                             raise Lost()
                         if message.get("error"):
@@ -453,26 +269,18 @@ class Worker:
                         if time.monotonic() - last >= PUBLISH_EVERY:
                             last = time.monotonic()
                             self._progress(job.image, entry, progress)
-                except (
-                    requests.RequestException,
-                    urllib3.exceptions.HTTPError,
-                    ValueError,
-                    OSError,
-                ):
-                    if not stalled.is_set():
-                        raise  # (cut by the watch: a read that failed, or half a message)
                 finally:
                     with contextlib.suppress(Exception):
                         stream.close()
-                if stalled.is_set():
-                    raise PullError(
-                        "registry",
-                        f"The download of {job.image} stalled: the engine said nothing for "
-                        f"{self.settings.stall:.0f} s (NEXTPYTER_PULL_STALL_TIMEOUT).",
-                        transient=True,
-                    )
             # On the engine now, or the pull did not work (a digest is looked up as such).
             self.engine.images.get(f"{repository}{'@' if ':' in tag else ':'}{tag}")
+        except stall.Stalled:
+            raise PullError(
+                "registry",
+                f"The download of {job.image} stalled: the engine said nothing for "
+                f"{self.settings.stall:.0f} s (NEXTPYTER_PULL_STALL_TIMEOUT).",
+                transient=True,
+            ) from None
         except docker.errors.APIError as error:
             raise classify(job.image, str(error.explanation or error), error.status_code) from None
         except EngineTooOld as error:  # the engine answered, but cannot serve
@@ -489,43 +297,6 @@ class Worker:
             ) from None
         self._progress(job.image, entry, progress)
 
-    @contextlib.contextmanager
-    def _watched(self, image: str) -> Iterator[tuple[Callable[[], None], threading.Event]]:
-        """Cut a pull whose engine says nothing for ``stall`` seconds (a registry that stopped
-        sending without closing: the engine may wait on it for ever): its response is shut
-        down, which ends the blocked read, and the event is set. Yields ``heard`` (call it at
-        each message) and that event."""
-        session = self.engine.api
-        responses: list[Any] = []
-
-        def keep(response: Any, *_args: Any, **_kwargs: Any) -> Any:
-            if "/images/create" in response.url:
-                responses.append(response)
-            return response
-
-        last = [time.monotonic()]
-        stalled = threading.Event()
-
-        def heard() -> None:
-            last[0] = time.monotonic()
-
-        def watch() -> bool:
-            if time.monotonic() - last[0] <= self.settings.stall or not responses:
-                return True
-            log.warning("the pull of %s stalled; cutting it", image)
-            stalled.set()
-            with contextlib.suppress(Exception):
-                responses[-1].raw.shutdown()
-            return False
-
-        session.hooks["response"].append(keep)
-        try:
-            with ticking(min(1.0, self.settings.stall / 4), watch, "pagletto-stall"):
-                yield heard, stalled
-        finally:
-            with contextlib.suppress(ValueError):
-                session.hooks["response"].remove(keep)
-
     def _progress(self, image: str, entry: str, progress: Progress) -> None:
         """Publish how far the pull is; Redis away for a moment does not stop the pull."""
         try:
@@ -539,7 +310,7 @@ class Worker:
         this machine's own) when there are none."""
         if not self._auth:
             return {}
-        registry = _registry(image)
+        registry = registry_name(image)
         try:
             found = docker.auth.resolve_authconfig(self._auth, registry=registry)
         except docker.errors.DockerException as error:  # a credential helper failed
@@ -560,15 +331,13 @@ class Worker:
         def touch() -> bool:
             try:
                 pullqueue.seen(self.redis, self.name)  # busy, not gone
-                still: Any = self._touch(
-                    keys=[pullqueue.STREAM], args=[pullqueue.GROUP, entry, self.name]
-                )
+                still = self._scripts.touch(entry, self.name)
             except redis.RedisError as error:
                 log.warning("could not touch the pull entry %s: %s", entry, error)
                 return True
             if not still:
                 lost.set()
-            return bool(still)
+            return still
 
         every = max(0.1, min(self.settings.claim_idle / 3, 10.0))
         with ticking(every, touch, "pagletto-touch"):
@@ -580,18 +349,8 @@ class Worker:
     ) -> None:
         """Write the image's state while it is ``entry``'s and ``entry`` is this worker's
         (``owner=False``: whoever's; ``client``: a pipeline)."""
-        self._set_state(
-            keys=[pullqueue.state_key(image), pullqueue.events_key(image), pullqueue.STREAM],
-            args=[
-                pullqueue.GROUP,
-                entry,
-                self.name if owner else "",
-                pullqueue.EVENTS_MAXLEN,
-                pullqueue.STATE_TTL,
-                *_fields(**fields),
-            ],
-            client=client,
-        )
+        worker = self.name if owner else ""
+        self._scripts.set_state(image, entry, worker, fields, client=client)
 
     def _retrying(self, image: str, entry: str, error: PullError) -> None:
         self._state(
@@ -613,18 +372,6 @@ class Worker:
         deliveries: int,
     ) -> None:
         now = time.time()
-        # The entry's own fields, bounded (an entry not written by NextPyter may hold any
-        # number, and a Lua script can pass on only so many).
-        kept = list(fields.items())[:DEAD_FIELDS]
-        dead: dict[Any, Any] = {
-            **{str(k)[:100]: str(v)[:1000] for k, v in kept},
-            "entry": entry,
-            "error": message,
-            "error_kind": kind,
-            "deliveries": str(deliveries),
-            "failed_at": f"{now:.3f}",
-            "worker": self.name,
-        }
         # Both check, at the same moment (one transaction), that the entry is still ours:
         # a worker whose job was taken over gives up nothing.
         with self.redis.pipeline() as pipe:
@@ -639,22 +386,7 @@ class Worker:
                     finished_at=now,
                     updated=now,
                 )
-            self._dead_letter(
-                keys=[pullqueue.STREAM, pullqueue.DEAD_STREAM],
-                args=[
-                    pullqueue.GROUP,
-                    entry,
-                    self.name,
-                    pullqueue.DEAD_MAXLEN,
-                    *(str(item) for pair in dead.items() for item in pair),
-                ],
-                client=pipe,
+            self._scripts.give_up(
+                entry, self.name, fields, message, kind, deliveries, failed_at=now, client=pipe
             )
             pipe.execute()
-
-
-def _fields(**fields: Any) -> list[str]:
-    flat: list[str] = []
-    for name, value in fields.items():
-        flat += [name, f"{value:.3f}" if isinstance(value, float) else str(value)]
-    return flat

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nextpyter import pullqueue
-from nextpyter.pagletto.worker import classify
+from nextpyter.pagletto.errors import classify
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nextpyter.pagletto.worker import DOWNLOAD_SHARE, Progress
+from nextpyter.pagletto.progress import DOWNLOAD_SHARE, Progress
 from tests.support.pulls import DIGEST, MB
 
 PRESENT, BIG, SMALL, TINY = "a1b2c3d4e5f6", "0f1e2d3c4b5a", "99887766aabb", "deadbeef0001"
