@@ -892,7 +892,7 @@ def test_the_engine_client_is_made_at_first_use_and_a_failure_is_reused(
     """The sidecar starts while its engine is down; the first call says so, the next ones
     (for a few seconds) say so at once; once the engine answers, it is used."""
     from nextpyter.sidecar.config import DockerSettings
-    from nextpyter.sidecar.runtime import docker_backend
+    from nextpyter.sidecar.runtime import docker as docker_backend
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{workdir}/no-engine-here.sock")
     backend = DockerBackend(DockerSettings(image="x"), workdir / "lazy-run")  # no engine call
