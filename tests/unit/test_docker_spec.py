@@ -12,7 +12,7 @@ from nextpyter.sidecar import dynconfig
 from nextpyter.sidecar.config import DockerSettings, load_settings
 from nextpyter.sidecar.problems import Problem
 from nextpyter.sidecar.runtime import ServerSpec
-from nextpyter.sidecar.runtime.docker import build_container_spec, container_name
+from nextpyter.sidecar.runtime.docker_spec import build_container_spec, container_name
 from tests.support.config import env as settings_env
 
 SPEC = ServerSpec(
