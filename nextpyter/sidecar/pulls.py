@@ -1,6 +1,6 @@
 """The sidecar's side of the pull queue: ask pagletto for an image and follow its pull.
 
-The queue, its keys and fields are defined once, in :mod:`pagletto.contract`.
+The queue, its keys and fields are defined once, in :mod:`nextpyter.pullqueue`.
 """
 
 from __future__ import annotations
