@@ -12,6 +12,7 @@ use OCA\NextPyter\Refusal;
 use OCP\AppFramework\Utility\ITimeFactory;
 use OCP\Files\Cache\IScanner;
 use OCP\Files\File;
+use OCP\Files\InvalidPathException;
 use OCP\Files\Folder;
 use OCP\Files\IRootFolder;
 use OCP\Files\Node;
@@ -19,6 +20,8 @@ use OCP\Files\NotEnoughSpaceException;
 use OCP\Files\NotFoundException;
 use OCP\Files\NotPermittedException;
 use OCP\Files\Storage\ISharedStorage;
+use OCP\Lock\ILockingProvider;
+use OCP\Lock\LockedException;
 
 /**
  * A user's own files, as Jupyter sees them: the home storage's `files` folder,
@@ -40,6 +43,7 @@ final class HomeFiles {
 	public function __construct(
 		private IRootFolder $root,
 		private ITimeFactory $time,
+		private ILockingProvider $locks,
 	) {
 	}
 
@@ -148,22 +152,46 @@ final class HomeFiles {
 		if (is_int($free) && $free >= 0 && $free < $size) {
 			throw new Refusal(409, 'Your files have no room for a copy of “' . $name . '” (your quota is full). Delete something, or ask your administrator for more space.');
 		}
+		// Node::copy overwrites whatever is at the target, so the free name picked here must
+		// still be free when the copy is made: one copy per user at a time (a second request
+		// meanwhile is told to try again; Nextcloud's locks do not wait).
+		$lock = 'nextpyter/copy/' . $userId;
+		try {
+			$this->locks->acquireLock($lock, ILockingProvider::LOCK_EXCLUSIVE, 'a copy into your files');
+		} catch (LockedException) {
+			throw new Refusal(409, 'Another copy into your files is being made right now. Try again in a moment.');
+		}
+		try {
+			$copy = $this->copyUnderLock($files, $source, $name);
+		} finally {
+			$this->locks->releaseLock($lock, ILockingProvider::LOCK_EXCLUSIVE);
+		}
+		return [
+			'fileId' => (int)$copy->getId(),
+			'path' => '/' . PathRules::relativeToUserFiles($userId, (string)$copy->getPath()),
+		];
+	}
+
+	/** @throws Refusal */
+	private function copyUnderLock(Folder $files, File $source, string $name): Node {
 		try {
 			$copyName = NotebookName::copyName($name, static fn (string $candidate): bool => (bool)$files->nodeExists($candidate));
 		} catch (PathRefused $refused) {
 			throw new Refusal(422, '“' . $name . '” cannot be copied: ' . $refused->getMessage() . '. Rename it, then try again.');
 		}
 		try {
-			$copy = $source->copy(rtrim((string)$files->getPath(), '/') . '/' . $copyName);
+			return $source->copy(rtrim((string)$files->getPath(), '/') . '/' . $copyName);
 		} catch (NotEnoughSpaceException) {
 			throw new Refusal(409, 'Your files have no room for a copy of “' . $name . '” (your quota is full). Delete something, or ask your administrator for more space.');
 		} catch (NotPermittedException $error) {
 			throw new Refusal(403, 'Nextcloud did not let you copy “' . $name . '” into your files (' . $error->getMessage() . '). Check your quota, or download it and upload it into your files.');
+		} catch (LockedException) {
+			throw new Refusal(409, '“' . $name . '” is being written right now (by a sync client, JupyterLab or another tab). Try again in a moment.');
+		} catch (InvalidPathException $error) {
+			throw new Refusal(422, '“' . $name . '” cannot be copied under the name “' . $copyName . '” (' . $error->getMessage() . '). Rename it, then try again.');
+		} catch (NotFoundException) {
+			throw new Refusal(404, '“' . $name . '” or your files folder does not exist any more. Reload the folder in Files and try again.');
 		}
-		return [
-			'fileId' => (int)$copy->getId(),
-			'path' => '/' . PathRules::relativeToUserFiles($userId, (string)$copy->getPath()),
-		];
 	}
 
 	/** A file shared with the user without the right to download it (Nextcloud's "view only"). */

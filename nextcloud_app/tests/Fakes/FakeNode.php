@@ -16,6 +16,8 @@ abstract class FakeNode implements Node {
 	public ?string $mimetype = null;
 	/** Thrown by copy(), to play a storage that refuses (quota, permissions). */
 	public ?\Throwable $copyFails = null;
+	/** @var ?\Closure(): void runs as the copy starts (another request at that moment) */
+	public ?\Closure $duringCopy = null;
 
 	public function __construct(
 		public FakeFiles $files,
@@ -79,15 +81,27 @@ abstract class FakeNode implements Node {
 		return $this->readable;
 	}
 
-	/** Copies into the folder of $targetPath, as Nextcloud's Node::copy (files only here). */
+	/**
+	 * Copies into the folder of $targetPath, as Nextcloud's Node::copy (files only here):
+	 * like it, over a file already at $targetPath (View::copy overwrites; nothing checks).
+	 */
 	public function copy($targetPath) {
+		if ($this->duringCopy !== null) {
+			($this->duringCopy)();
+		}
 		if ($this->copyFails !== null) {
 			throw $this->copyFails;
 		}
 		$parent = $this->files->nodeAt(dirname((string)$targetPath));
 		$name = basename((string)$targetPath);
-		if (!$parent instanceof FakeFolder || isset($parent->children[$name])) {
-			throw new \OCP\Files\NotPermittedException('cannot copy to ' . $targetPath);
+		if (!$parent instanceof FakeFolder) {
+			throw new \OCP\Files\NotPermittedException('No permission to copy to path ' . $targetPath);
+		}
+		$existing = $parent->children[$name] ?? null;
+		if ($existing instanceof FakeFile) {
+			$existing->content = $this instanceof FakeFile ? $this->content : '';
+			$existing->size = $this->size;
+			return $existing;
 		}
 		$copy = $parent->file($name, $this instanceof FakeFile ? $this->content : '');
 		$copy->size = $this->size;

@@ -29,6 +29,7 @@ final class Harness {
 	public SidecarClient $sidecar;
 	public UserAccess $access;
 	public HomeFiles $homeFiles;
+	public FakeLocks $locks;
 
 	public function __construct() {
 		$this->appConfig = new InMemoryAppConfig();
@@ -44,7 +45,8 @@ final class Harness {
 		$this->tokens = new TokenIssuer($this->keys, $this->store, $this->clock);
 		$this->sidecar = new SidecarClient($this->http, $this->tokens, $this->store, $this->logger);
 		$this->access = new UserAccess($this->people, $this->people);
-		$this->homeFiles = new HomeFiles($this->files, $this->clock);
+		$this->locks = new FakeLocks();
+		$this->homeFiles = new HomeFiles($this->files, $this->clock, $this->locks);
 	}
 
 	/** @param array<string, mixed> $values */

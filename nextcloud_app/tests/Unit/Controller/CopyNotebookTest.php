@@ -12,7 +12,10 @@ use OCA\NextPyter\Tests\Fakes\FakeSharedStorage;
 use OCA\NextPyter\Tests\Fakes\FakeStorage;
 use OCA\NextPyter\Tests\Fakes\Harness;
 use OCP\Files\NotEnoughSpaceException;
+use OCP\Files\InvalidPathException;
+use OCP\Files\NotFoundException;
 use OCP\Files\NotPermittedException;
+use OCP\Lock\LockedException;
 use PHPUnit\Framework\TestCase;
 
 /** "Open a copy in Jupyter": POST /copy {fileId} → 201 {fileId, path} of a copy in the user's own files. */
@@ -145,5 +148,52 @@ final class CopyNotebookTest extends TestCase {
 
 		$h->people->current = null;
 		$this->assertSame(401, $this->controller($h)->copyNotebook($source->id)->getStatus());
+	}
+	/**
+	 * Nextcloud's Node::copy overwrites a file at the target (the fake does as well), so the
+	 * free name must still be free when the copy is made: copies of one user are made one at a
+	 * time, under a lock, and a second copy while one is being made is a 409, never an overwrite.
+	 */
+	public function testTwoCopiesAtOnceNeverOverwriteEachOther(): void {
+		[$h, $home, $shared] = $this->sharedWithAlice();
+		$source = $shared->file('Race.ipynb', '{"cells": ["first"]}');
+		$inner = null;
+		$source->duringCopy = function () use ($h, $shared, &$inner): void {
+			$source2 = $shared->children['Race.ipynb'];
+			$source2->duringCopy = null;
+			$inner = $this->controller($h)->copyNotebook($source2->id);
+		};
+		$response = $this->controller($h)->copyNotebook($source->id);
+		$this->assertSame(201, $response->getStatus());
+		$this->assertNotNull($inner);
+		$this->assertSame(409, $inner->getStatus(), 'the copy made while another is under way waits its turn');
+		$this->assertStringContainsString('Try again', $inner->getData()['message']);
+		$this->assertSame([], $h->locks->held, 'the lock is released');
+		$this->assertSame(['acquire nextpyter/copy/alice', 'release nextpyter/copy/alice'], $h->locks->log);
+
+		// After a refusal or a failure, the lock is released too.
+		$source->copyFails = new NotPermittedException('read-only');
+		$this->assertSame(403, $this->controller($h)->copyNotebook($source->id)->getStatus());
+		$this->assertSame([], $h->locks->held);
+		$source->copyFails = null;
+		$this->assertSame('/Race (copy 2).ipynb', $this->controller($h)->copyNotebook($source->id)->getData()['path']);
+	}
+
+	/** What Node::copy may throw besides NotPermitted and NotEnoughSpace is a 4xx with a message, never a 500. */
+	public function testEveryFailureOfTheCopyIsA4xxWithAMessage(): void {
+		[$h, , $shared] = $this->sharedWithAlice();
+		$source = $shared->file('f.ipynb', '{}');
+		$cases = [
+			[new LockedException('/alice/files/f.ipynb'), 409, 'being written'],
+			[new InvalidPathException('invalid'), 422, 'cannot be copied'],
+			[new NotFoundException('gone'), 404, 'does not exist any more'],
+		];
+		foreach ($cases as [$error, $status, $message]) {
+			$source->copyFails = $error;
+			$response = $this->controller($h)->copyNotebook($source->id);
+			$this->assertSame($status, $response->getStatus(), get_class($error));
+			$this->assertStringContainsString($message, $response->getData()['message']);
+			$this->assertSame([], $h->locks->held);
+		}
 	}
 }
