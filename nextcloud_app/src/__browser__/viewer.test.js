@@ -201,6 +201,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the notebook preview in Chromium', () => {
 		await page.close()
 	})
 
+	it('a view-only share (download attribute false) shows the notebook without Download or Open a copy', async () => {
+		const { page, seen } = await open({ version: '34', order: 'app-first' })
+		const shareAttributes = '[{"scope":"permissions","key":"download","value":false}]'
+		expect(await preview(page, '/Shared/shared.ipynb', { fileid: 667, permissions: 'SRG', ownerId: 'bob', mountType: 'shared', shareAttributes })).toBe('complete')
+		expect(await page.locator('.np-download, .np-copy, .np-open').count()).toBe(0)
+		expect(seen.errors).toEqual([])
+		await page.close()
+	})
+
 	it('"Open in Jupyter" on one\'s own notebook launches it', async () => {
 		const { page } = await open({ version: '32', order: 'app-first' })
 		await preview(page, '/analysis.ipynb', { fileid: 314 })

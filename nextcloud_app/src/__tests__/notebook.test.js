@@ -12,7 +12,7 @@ import { NotebookError, parseNotebook } from '../notebook/parse.js'
 import { renderCell } from '../notebook/render.js'
 import { sanitize } from '../notebook/sanitize.js'
 import { fontsBase, katexStylesheet } from '../notebook/style.js'
-import { jupyterButtons, mountNotebook } from '../notebook/view.js'
+import { downloadAllowed, jupyterButtons, mountNotebook } from '../notebook/view.js'
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../tests/fixtures/')
 export const fixture = (name) => readFileSync(`${FIXTURES}${name}`, 'utf8')
@@ -223,6 +223,24 @@ describe('the view', () => {
 		expect(jupyterButtons(file, config, null)).toEqual({ open: false, copy: false })
 		expect(jupyterButtons(file, { ...config, enabled: false, message: '' }, 'alice')).toEqual({ open: false, copy: false })
 		expect(jupyterButtons(file, { ...config, enabled: false, message: 'Ask your admin' }, 'alice')).toEqual({ open: true, copy: false })
+	})
+
+	it('a share that forbids downloads (its "download" attribute, as the Viewer and Files read it) gets no Download and no copy', async () => {
+		const viewOnly = '[{"scope":"permissions","key":"download","value":false,"enabled":false}]'
+		expect(downloadAllowed(file)).toBe(true)
+		expect(downloadAllowed({ ...file, shareAttributes: viewOnly })).toBe(false)
+		expect(downloadAllowed({ ...file, shareAttributes: JSON.parse(viewOnly) })).toBe(false)
+		expect(downloadAllowed({ ...file, shareAttributes: '[{"scope":"permissions","key":"download","value":true}]' })).toBe(true)
+		expect(downloadAllowed({ ...file, shareAttributes: 'not json' })).toBe(true)
+		expect(downloadAllowed({ ...file, hideDownload: true })).toBe(false)
+		expect(downloadAllowed({ ...file, hideDownload: 'true' })).toBe(false)
+		const shared = { ...file, permissions: 'SRG', ownerId: 'bob', mountType: 'shared', shareAttributes: viewOnly }
+		expect(jupyterButtons(shared, config, 'alice')).toEqual({ open: false, copy: false })
+		const root = document.createElement('div')
+		document.body.append(root)
+		const view = mountNotebook(root, { file: shared, config, uid: 'alice', fetchText: async () => fixture('empty.ipynb') })
+		await view.done
+		expect(root.querySelector('.np-download, .np-copy, .np-open')).toBeNull()
 	})
 
 	it('renders every cell, first screen then the rest, and says where it is', async () => {

@@ -27,11 +27,35 @@ const SLICE_MS = 12
 const FOREIGN_MOUNTS = new Set(['shared', 'shared-root', 'external', 'external-session', 'group', 'groupfolder'])
 
 /**
+ * Whether the person may download the file: not when the share hides downloads (`hideDownload`,
+ * a public link's "Hide download"), nor when its share attributes say `permissions.download`
+ * is false (a "view only" share: Nextcloud refuses its download and POST /copy refuses to copy
+ * it), read as the Viewer's and Files' own canDownload read them.
+ */
+export function downloadAllowed(file) {
+	if (file.hideDownload === true || file.hideDownload === 'true' || file.hideDownload === 1) {
+		return false
+	}
+	let attributes = file.shareAttributes
+	if (typeof attributes === 'string') {
+		try {
+			attributes = JSON.parse(attributes || '[]')
+		} catch {
+			attributes = []
+		}
+	}
+	if (!Array.isArray(attributes)) {
+		return true
+	}
+	return !attributes.some((attribute) => attribute?.scope === 'permissions' && attribute?.key === 'download' && attribute?.value === false)
+}
+
+/**
  * Which Jupyter buttons a file gets. `own`: in the user's own files (not shared with them, not
  * on external storage or a group folder), so "Open in Jupyter" can open it; otherwise, or when
  * it is read-only, "Open a copy in Jupyter". Nothing on a public share page.
  * `file`: the Viewer's file info (`permissions` as WebDAV letters, "RGDNVW"; `mountType`;
- * `ownerId`); `config`: the app's `viewer-config`; `uid`: the current user, or null.
+ * `ownerId`; `shareAttributes`); `config`: the app's `viewer-config`; `uid`: the current user, or null.
  */
 export function jupyterButtons(file, config, uid) {
 	if (config.public || !uid || (!config.enabled && !config.message)) {
@@ -52,7 +76,8 @@ export function jupyterButtons(file, config, uid) {
 	if (file.ownerId !== undefined && file.ownerId !== null && file.ownerId !== '' && String(file.ownerId) !== uid) {
 		shared = true
 	}
-	return { open: !shared, copy: shared || !writable }
+	const viewOnly = !downloadAllowed({ shareAttributes: file.shareAttributes })
+	return { open: !shared, copy: (shared || !writable) && !viewOnly }
 }
 
 function scheduler(win) {
@@ -77,7 +102,7 @@ function readError(status) {
 
 /**
  * Mount the preview into `root`. `file`: `{basename, source, fileid, permissions, mountType,
- * ownerId, hideDownload}`; `config`: `{enabled, message, public, remoteImages}`; `uid`: the
+ * ownerId, hideDownload, shareAttributes}`; `config`: `{enabled, message, public, remoteImages}`; `uid`: the
  * user or null. Returns `{ready, done, destroy}`: `ready` resolves once the first screen shows
  * (or the message why it cannot), `done` once every cell is rendered.
  */
@@ -244,7 +269,7 @@ function toolbar(file, config, uid, report) {
 				: refuse(config.message)),
 		}, t('Open a copy in Jupyter')))
 	}
-	if (!file.hideDownload && typeof file.source === 'string' && file.source) {
+	if (downloadAllowed(file) && typeof file.source === 'string' && file.source) {
 		bar.append(h('a', { class: 'np-button np-download', href: file.source, download: file.basename ?? '' }, t('Download')))
 	}
 	return bar

@@ -9,7 +9,7 @@
  *   options object with a render function is enough, so the app bundles no Vue of its own. The
  *   Viewer binds the file's WebDAV properties as props (`basename`, `filename`, `source` — the
  *   file's WebDAV URL, also on public share pages —, `davPath`, `fileid`, `mime`,
- *   `permissions` as WebDAV letters, `ownerId`, `mountType`, `hideDownload`, …), plus `active`
+ *   `permissions` as WebDAV letters, `ownerId`, `mountType`, `hideDownload`, `shareAttributes`, …), plus `active`
  *   (false while it preloads the previous or next file) and `loaded` (`.sync`: the component
  *   emits `update:loaded` when it shows something). It also adds its `Mime` mixin to the
  *   component, with most of those props; the component declares the ones it reads anyway.
@@ -44,7 +44,7 @@ export function viewerConfig() {
 	}
 }
 
-const PROPS = ['basename', 'filename', 'source', 'davPath', 'fileid', 'mime', 'permissions', 'ownerId', 'mountType', 'hideDownload', 'active']
+const PROPS = ['basename', 'filename', 'source', 'davPath', 'fileid', 'mime', 'permissions', 'ownerId', 'mountType', 'hideDownload', 'shareAttributes', 'active']
 
 /** The Vue 2 component. `loadView` loads the renderer (a dynamic import of the chunk). */
 export function notebookComponent(loadView = () => import('../notebook/view.js')) {
@@ -92,7 +92,8 @@ export function notebookComponent(loadView = () => import('../notebook/view.js')
 					permissions: this.permissions,
 					mountType: this.mountType,
 					ownerId: this.ownerId,
-					hideDownload: this.hideDownload === true,
+					hideDownload: this.hideDownload === true || this.hideDownload === 'true',
+					shareAttributes: this.shareAttributes,
 				}
 				let view
 				try {
