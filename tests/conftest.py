@@ -169,6 +169,18 @@ def docker_engine() -> Iterator[tuple[Any, str]]:
         engine.stop()
 
 
+@pytest.fixture
+def kube_api(tmp_path: Path) -> Iterator[Any]:
+    """The Kubernetes API emulator (a test double, tests/support/kubeapi.py) on a loopback
+    port: ``.url``, ``.client_configuration()``, ``.kubeconfig(path)``, ``.calls``, the test
+    controls, ``.start_kubelet(...)``; stopped at the end with every server it started."""
+    from tests.support.kubeapi import KubeAPI
+
+    api = KubeAPI(tmp_path / "kubeapi").start()
+    yield api
+    api.stop()
+
+
 LAYERS = ("unit", "integration", "system")
 
 
