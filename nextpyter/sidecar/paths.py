@@ -8,11 +8,17 @@ that directory, never a mount source.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 from .slugs import validate_user_id
 
 MAX_PATH_LENGTH = 4096
+# Unicode categories no path may contain: controls (Cc: NUL, tab, U+0085...), format
+# characters (Cf: bidirectional overrides such as U+202E, zero-width joiners, U+FEFF) and
+# line and paragraph separators (Zl U+2028, Zp U+2029). They hide or reorder what a person
+# reads. The app's PHP twin (nextcloud_app/lib/Files/PathRules.php) refuses the same.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 class PathRejected(ValueError):
@@ -25,8 +31,13 @@ def validate_relative_path(path: object) -> str:
         raise PathRejected("the path must be a string")
     if len(path) > MAX_PATH_LENGTH:
         raise PathRejected(f"the path is longer than {MAX_PATH_LENGTH} characters")
-    if "\x00" in path or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
-        raise PathRejected("the path contains a NUL byte or another control character")
+    for ch in path:
+        if unicodedata.category(ch) in REFUSED_CATEGORIES or "\ud800" <= ch <= "\udfff":
+            raise PathRejected(
+                f"the path contains the character U+{ord(ch):04X}, a control, format or "
+                "line-separator character (or half of a surrogate pair) that no path may "
+                "hold; rename the file or folder in Nextcloud"
+            )
     if "\\" in path:
         raise PathRejected("the path contains a backslash; use / between folders")
     if path.startswith("/"):

@@ -44,7 +44,14 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "path", "pro
 ADMIN_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "purpose", "scopes")
 JTI_RE = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 
+MAX_KID_LENGTH = 128
 AGAIN = "Open the notebook again from Nextcloud Files."
+# Admin tokens are signed by Nextcloud's server side for each call: nobody opens anything.
+ADMIN_AGAIN = (
+    "Nextcloud signs a new admin token for each call: try the action again; if it keeps "
+    "failing, ask your administrator to check that Nextcloud and NextPyter share the keys "
+    "(NEXTPYTER_JWKS), the issuer and the clocks."
+)
 
 
 class TokenRejected(Problem):
@@ -192,40 +199,53 @@ class LaunchTokenVerifier:
         claims = self._verified_claims(raw, ADMIN_CLAIMS, "admin")
         scopes = claims["scopes"]
         if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
-            raise _rejected("token-claim-invalid", "The admin token's scopes must be a list.", 400)
-        self._check_jti(claims)
+            raise _rejected(
+                "token-claim-invalid",
+                "The admin token's scopes must be a list of scope names. " + ADMIN_AGAIN,
+                400,
+            )
+        self._check_jti(claims, ADMIN_AGAIN)
         return AdminToken(subject=str(claims["sub"])[:64], scopes=frozenset(scopes))
 
     def _verified_claims(
         self, raw: object, required: tuple[str, ...], purpose: str
     ) -> dict[str, Any]:
         """Signature, algorithm, key, registered claims, lifetime and purpose."""
+        again = AGAIN if purpose == "launch" else ADMIN_AGAIN
         if not isinstance(raw, str) or not raw.strip():
-            raise _rejected("token-missing", "No launch token came with the request. " + AGAIN, 400)
+            raise _rejected(
+                "token-missing", f"No {purpose} token came with the request. " + again, 400
+            )
         raw = raw.strip()
         if not raw.isascii():
-            raise _rejected("token-malformed", "The token is not a well-formed JWT. " + AGAIN, 400)
+            raise _rejected("token-malformed", "The token is not a well-formed JWT. " + again, 400)
         if len(raw) > MAX_TOKEN_BYTES:
             raise _rejected(
                 "token-too-large",
-                f"The token is over {MAX_TOKEN_BYTES} bytes. " + AGAIN,
+                f"The token is over {MAX_TOKEN_BYTES} bytes. " + again,
                 400,
             )
         try:
             header = jwt.get_unverified_header(raw)
         except jwt.PyJWTError:
             raise _rejected(
-                "token-malformed", "The token is not a well-formed JWT. " + AGAIN, 400
+                "token-malformed", "The token is not a well-formed JWT. " + again, 400
             ) from None
         if header.get("alg") != ALGORITHM:
             raise _rejected(
                 "token-algorithm",
                 f"The token is signed with {str(header.get('alg'))[:20]!r}; only "
-                f"{ALGORITHM} (Ed25519) is accepted. " + AGAIN,
+                f"{ALGORITHM} (Ed25519) is accepted. " + again,
             )
         kid = header.get("kid")
-        if not isinstance(kid, str) or not kid or len(kid) > 128:
-            raise _rejected("token-kid", "The token names no signing key (kid). " + AGAIN)
+        if not isinstance(kid, str) or not kid:
+            raise _rejected("token-kid", "The token names no signing key (kid). " + again)
+        if len(kid) > MAX_KID_LENGTH:
+            raise _rejected(
+                "token-kid",
+                f"The token's key id (kid) is {len(kid)} characters long, over the "
+                f"{MAX_KID_LENGTH} that NextPyter reads. " + again,
+            )
         try:
             key = self.keys.get(kid)
         except Exception:
@@ -242,32 +262,50 @@ class LaunchTokenVerifier:
                 "The token is signed with a key this NextPyter does not know. "
                 "If the administrator just rotated keys, try again in a minute.",
             )
-        claims = self._decode(raw, key, required)
+        claims = self._decode(raw, key, required, purpose)
         iat, exp = claims["iat"], claims["exp"]
         if not all(isinstance(v, int) for v in (iat, exp, claims["nbf"])):
-            raise _rejected("token-claim-invalid", "Token times must be whole seconds.", 400)
+            raise _rejected(
+                "token-claim-invalid", "Token times must be whole seconds. " + again, 400
+            )
         if exp - iat > MAX_LIFETIME:
             raise _rejected(
                 "token-lifetime",
                 f"The token lives longer than {MAX_LIFETIME} seconds, which NextPyter "
-                "refuses. " + AGAIN,
+                "refuses. " + again,
             )
         if claims.get("purpose", "launch") != purpose:
-            raise _rejected("token-purpose", f"This token is not a {purpose} token.", 403)
+            raise _rejected(
+                "token-purpose",
+                f"This token is not a {purpose} token: "
+                + (
+                    "admin tokens call the API, they do not open notebooks. " + AGAIN
+                    if purpose == "launch"
+                    else "send an API token or an admin token as the bearer, not a launch token."
+                ),
+                403,
+            )
         jti = claims["jti"]
         if not isinstance(jti, str) or not JTI_RE.fullmatch(jti):
-            raise _rejected("token-claim-invalid", "The token id (jti) is malformed.", 400)
+            raise _rejected(
+                "token-claim-invalid",
+                "The token id (jti) is malformed: it must be 16-128 of A-Z a-z 0-9 _ -. " + again,
+                400,
+            )
         return claims
 
-    def _check_jti(self, claims: dict[str, Any]) -> None:
+    def _check_jti(self, claims: dict[str, Any], again: str = AGAIN) -> None:
         # Last: a token refused for any other reason keeps its jti unused.
         if not self.jti_store.mark_used(claims["jti"], claims["exp"] + self.clock_skew):
             raise _rejected(
                 "token-replayed",
-                "This token was used already; each one works once. " + AGAIN,
+                "This token was used already; each one works once. " + again,
             )
 
-    def _decode(self, raw: str, key: PyJWK, required: tuple[str, ...]) -> dict[str, Any]:
+    def _decode(
+        self, raw: str, key: PyJWK, required: tuple[str, ...], purpose: str
+    ) -> dict[str, Any]:
+        again = AGAIN if purpose == "launch" else ADMIN_AGAIN
         try:
             return jwt.decode(
                 raw,
@@ -279,38 +317,43 @@ class LaunchTokenVerifier:
                 options={"require": list(required), "strict_aud": True},
             )
         except jwt.ExpiredSignatureError:
-            raise _rejected("token-expired", "The launch token has expired. " + AGAIN) from None
+            raise _rejected("token-expired", f"The {purpose} token has expired. " + again) from None
         except jwt.ImmatureSignatureError:
             raise _rejected(
                 "token-not-yet-valid",
-                "The launch token is not valid yet; the clocks of Nextcloud and NextPyter "
-                "may disagree. " + AGAIN,
+                f"The {purpose} token is not valid yet; the clocks of Nextcloud and NextPyter "
+                "may disagree. " + again,
             ) from None
         except jwt.InvalidAudienceError:
             raise _rejected(
-                "token-audience", "The launch token was made for another service. " + AGAIN
+                "token-audience", f"The {purpose} token was made for another service. " + again
             ) from None
         except jwt.InvalidIssuerError:
             raise _rejected(
                 "token-issuer",
-                "The launch token comes from a Nextcloud this NextPyter does not serve.",
+                f"The {purpose} token comes from a Nextcloud this NextPyter does not serve.",
             ) from None
         except jwt.MissingRequiredClaimError as error:
             raise _rejected(
                 "token-claim-missing",
-                f"The launch token lacks the '{error.claim}' claim. " + AGAIN,
+                f"The {purpose} token lacks the '{error.claim}' claim. " + again,
                 400,
             ) from None
         except jwt.InvalidSignatureError:
             raise _rejected(
-                "token-signature", "The launch token's signature is not valid."
+                "token-signature", f"The {purpose} token's signature is not valid. " + again
             ) from None
+        except (jwt.exceptions.InvalidSubjectError, jwt.exceptions.InvalidJTIError) as error:
+            # A claim of the wrong type, as the other claims' types: a 400, as for them.
+            raise _rejected("token-claim-invalid", f"{error}. " + again, 400) from None
         except jwt.DecodeError:
             raise _rejected(
-                "token-malformed", "The launch token could not be decoded. " + AGAIN, 400
+                "token-malformed", f"The {purpose} token could not be decoded. " + again, 400
             ) from None
         except jwt.PyJWTError as error:
-            raise _rejected("token-invalid", f"The launch token is not valid ({error}).") from None
+            raise _rejected(
+                "token-invalid", f"The {purpose} token is not valid ({error}). " + again
+            ) from None
 
     def _check_claims(self, claims: dict[str, Any]) -> LaunchToken:
         try:

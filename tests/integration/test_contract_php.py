@@ -304,3 +304,76 @@ def test_the_app_and_the_sidecar_agree_on_image_references() -> None:
     php_says = [c == "1" for c in run.stdout.strip()]
     assert php_says == [is_image(i) for i in IMAGE_SAMPLES]
     assert sum(php_says) == 11  # the first eleven are references, the rest are not
+
+
+PATH_SAMPLES = [
+    "",
+    ".",
+    "a.ipynb",
+    "work/analysis.ipynb",
+    "a//./b/",
+    "Été 2024/Übung 1.ipynb",
+    "日本語/ノート.ipynb",
+    "emoji 😀.ipynb",
+    "no\u00a0break space.ipynb",  # Zs: a space, allowed
+    "ideographic\u3000space.ipynb",
+    "a/..b/c..",
+    "x" * 4096,
+    "x" * 4097,
+    "../bob/files/x.ipynb",
+    "a/../../x",
+    "/etc/passwd",
+    "a\\b",
+    "a\x00b",
+    "a\tb",
+    "a\nb",
+    "a\x7fb",
+    "a\x85b",  # NEL (Cc)
+    "a\x9bb",  # CSI (Cc)
+    "a\u2028b",  # line separator (Zl)
+    "a\u2029b",  # paragraph separator (Zp)
+    "evil\u202ebynpi.exe",  # right-to-left override (Cf)
+    "a\u202ab",  # left-to-right embedding (Cf)
+    "a\u2066b",  # left-to-right isolate (Cf)
+    "a\u200bb",  # zero-width space (Cf)
+    "a\u200db",  # zero-width joiner (Cf)
+    "\ufeffa.ipynb",  # byte order mark (Cf)
+    "a\u00adb",  # soft hyphen (Cf)
+    "a\u061cb",  # Arabic letter mark (Cf)
+    "a\U000e0001b",  # language tag (Cf)
+]
+
+
+def test_the_app_and_the_sidecar_agree_on_paths() -> None:
+    """The app's PathRules::checkRelative (PHP) and the sidecar's validate_relative_path take
+    the same paths and normalise them alike, so a token the app signs is never refused for
+    its path, and neither lets a control, format or separator character through."""
+    from nextpyter.sidecar.paths import PathRejected, validate_relative_path
+
+    php = require("php")
+    files = SIGN.parent.parent.parent / "lib" / "Files"
+    script = (
+        f"require '{files / 'PathRefused.php'}'; require '{files / 'PathRules.php'}'; $out = []; "
+        "foreach (json_decode(stream_get_contents(STDIN)) as $p) { try { $out[] = "
+        "OCA\\NextPyter\\Files\\PathRules::checkRelative($p); } catch "
+        "(OCA\\NextPyter\\Files\\PathRefused $e) { $out[] = null; } } echo json_encode($out);"
+    )
+    run = subprocess.run(
+        [php, "-r", script],
+        input=json.dumps(PATH_SAMPLES),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    php_says = json.loads(run.stdout)
+
+    def sidecar(path: str) -> str | None:
+        try:
+            return validate_relative_path(path)
+        except PathRejected:
+            return None
+
+    python_says = [sidecar(p) for p in PATH_SAMPLES]
+    assert php_says == python_says
+    assert python_says.index(None) == 12  # the first twelve are paths, the rest are not
+    assert python_says[12:] == [None] * (len(PATH_SAMPLES) - 12)

@@ -43,8 +43,13 @@ final class PathRules {
 		if (mb_strlen($path, 'UTF-8') > self::MAX_LENGTH) {
 			throw new PathRefused('its path is longer than ' . self::MAX_LENGTH . ' characters');
 		}
-		if (preg_match('/[\x00-\x1f\x7f]/', $path) === 1) {
-			throw new PathRefused('its path contains a control character');
+		// Unicode controls (Cc), format characters such as bidirectional overrides (Cf) and
+		// line and paragraph separators (Zl, Zp), as sidecar/paths.py refuses them.
+		if (preg_match('/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u', $path, $found) === 1) {
+			throw new PathRefused(sprintf(
+				'its path contains the character U+%04X, a control, format or line-separator character; rename it',
+				mb_ord($found[0], 'UTF-8'),
+			));
 		}
 		if (str_contains($path, '\\')) {
 			throw new PathRefused('its path contains a backslash');

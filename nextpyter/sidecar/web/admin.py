@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from ... import pullqueue
 from ..dynconfig import parse as parse_config
@@ -16,6 +16,7 @@ from ..runtime import BackendError
 from ..services import services
 from . import api
 from .bearer import require_scope
+from .schema import checked_body
 
 MAX_PULLS = 50
 
@@ -30,7 +31,13 @@ def get_config() -> Response:
 @require_scope("admin")
 def put_config() -> Response:
     """Replace the run-time settings; every replica applies them at its next launch."""
-    config = parse_config(request.get_json(silent=True))
+    config = parse_config(
+        checked_body(
+            "config-invalid",
+            "Invalid settings",
+            'the settings as JSON, like {"profiles": {"default": {"cpu": 1, "memory": "2g"}}}',
+        )
+    )
     services().config.put(config)
     return jsonify(config.to_dict())
 
@@ -98,7 +105,14 @@ def pull_images() -> Response:
     """Pre-pull images from the allowed list (each joins its pull if one is under way)."""
     _images_backend()
     svc = services()
-    images = _image_list(request.get_json(silent=True))
+    images = _image_list(
+        checked_body(
+            "invalid-request",
+            "Invalid request",
+            f'JSON like {{"images": ["registry.example.com/team/notebook:2024-06"]}}: a list of '
+            f"1 to {MAX_PULLS} image references from the allowed list",
+        )
+    )
     _, allowed = svc.launcher.images()
     allowed_set = {pullqueue.normalize_image(i) for i in allowed}
     refused = [i for i in images if i not in allowed_set]

@@ -20,7 +20,9 @@ from ..problems import Problem
 from ..services import services
 from . import api
 from .bearer import bearer, require
+from .body import read_form
 from .origins import check_launch_origin
+from .schema import check_path, checked_body
 from .sessions import valid_user
 
 log = logging.getLogger(__name__)
@@ -46,14 +48,11 @@ def launch() -> Response:
     svc = services()
     if not request.is_json:
         return _launch_from_browser()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Problem(
-            400,
-            "body-invalid",
-            "Malformed request",
-            'The body must be a JSON object: {"token": "<launch token>"}.',
-        )
+    body = checked_body(
+        "body-invalid",
+        "Malformed request",
+        '{"token": "<launch token>"}, or {"user", "path", "profile"} with an API token',
+    )
     # A JSON body cannot be sent across origins without CORS (which the sidecar never
     # grants), so this path needs no Origin check.
     session = "token" in body
@@ -62,8 +61,7 @@ def launch() -> Response:
         user_id, path, profile = token.user_id, token.path, token.profile
     else:
         require(bearer(), "sessions:write")
-        user = body.get("user")
-        user_id = valid_user(user if isinstance(user, str) else "")
+        user_id = valid_user(body["user"])
         try:
             path = validate_relative_path(body.get("path", ""))
         except PathRejected as error:
@@ -93,7 +91,7 @@ def _launch_from_browser() -> Response:
     """The form POST of Nextcloud's "Open in Jupyter": answered with the progress page."""
     svc = services()
     check_launch_origin()
-    token = svc.verifier.verify(request.form.get("token"))
+    token = svc.verifier.verify(read_form().get("token"))
     started = svc.launcher.launch(token.user_id, token.path, token.profile)
     page = render_template("progress.html", launch=started, event=progress.EVENT)
     response = Response(page, mimetype="text/html")
@@ -103,8 +101,15 @@ def _launch_from_browser() -> Response:
 
 
 def _launch_state(launch_id: str) -> dict[str, str]:
-    if len(launch_id) > 64 or not launch_id.replace("-", "").replace("_", "").isalnum():
-        raise Problem(404, "launch-unknown", "Unknown launch", "There is no launch with this id.")
+    check_path(
+        "launch_id",
+        launch_id,
+        404,
+        "launch-unknown",
+        "Unknown launch",
+        "There is no launch with this id: use the id (or the status and events addresses) "
+        "that POST /api/v1/launch answered.",
+    )
     event = services().events.latest(launch_id)
     if event is None:
         raise Problem(

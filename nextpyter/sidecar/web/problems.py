@@ -15,6 +15,8 @@ from werkzeug.exceptions import HTTPException
 from ..problems import Problem
 from ..runtime import BackendError
 from ..store import StateUnavailable
+from .body import limit as body_limit
+from .body import too_large
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,9 @@ def register(app: Flask) -> None:
             "at /api/v1/openapi.json.",
             405: f"{request.method} is not allowed here; see /api/v1/openapi.json for the "
             "methods this address takes.",
-            413: "The request is too large.",
         }.get(status, error.description or "The request could not be handled.")
+        if status == 413:
+            return problem_response(too_large(body_limit()))
         response = problem_response(
             Problem(status, (error.name or "error").lower().replace(" ", "-"), error.name, detail)
         )

@@ -13,16 +13,35 @@ from ..slugs import InvalidUserId, slug_for, validate_user_id
 from ..store import renewing, spawn_lock
 from . import api
 from .bearer import require_scope
+from .schema import check_path
 
 
-def valid_user(user_id: str) -> str:
+def valid_user(user_id: object) -> str:
     """``user_id`` if it is a Nextcloud user id; else 400."""
     try:
         return validate_user_id(user_id)
     except InvalidUserId as error:
+        shown = user_id[:80] if isinstance(user_id, str) else user_id
         raise Problem(
-            400, "invalid-user", "Invalid user id", f"{user_id[:80]!r}: {error}."
+            400,
+            "invalid-user",
+            "Invalid user id",
+            f"{shown!r}: {error}. Use the user's Nextcloud user id (as in Nextcloud's user "
+            "list), URL-encoded in a path.",
         ) from None
+
+
+def _checked_user(user_id: str) -> str:
+    """The path's user id, by the OpenAPI document's rule for it and then the code's."""
+    check_path(
+        "user_id",
+        user_id,
+        400,
+        "invalid-user",
+        "Invalid user id",
+        "Use the user's Nextcloud user id (as in Nextcloud's user list), URL-encoded.",
+    )
+    return valid_user(user_id)
 
 
 @api.get("/sessions")
@@ -34,7 +53,7 @@ def list_sessions() -> Response:
 @api.get("/sessions/<user_id>")
 @require_scope("sessions:read")
 def session_status(user_id: str) -> Response:
-    server = services().backend.status(slug_for(valid_user(user_id)))
+    server = services().backend.status(slug_for(_checked_user(user_id)))
     if server is None:
         raise Problem(
             404,
@@ -49,7 +68,7 @@ def session_status(user_id: str) -> Response:
 @require_scope("sessions:write")
 def stop_session(user_id: str) -> Response:
     svc = services()
-    slug = slug_for(valid_user(user_id))
+    slug = slug_for(_checked_user(user_id))
     # Not in the middle of a start: wait for the user's spawn lock (a start holds it).
     lock = spawn_lock(svc.redis, slug)
     if not lock.acquire(blocking_timeout=svc.settings.start_timeout + 5):

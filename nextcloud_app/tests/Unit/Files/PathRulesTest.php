@@ -41,6 +41,12 @@ final class PathRulesTest extends TestCase {
 			'control character' => ['alice', "/alice/files/a\tb.ipynb"],
 			'nul' => ['alice', "/alice/files/a\0b"],
 			'delete character' => ['alice', "/alice/files/a\x7fb"],
+			'next line U+0085' => ['alice', "/alice/files/a\u{85}b.ipynb"],
+			'line separator U+2028' => ['alice', "/alice/files/a\u{2028}b.ipynb"],
+			'paragraph separator U+2029' => ['alice', "/alice/files/a\u{2029}b.ipynb"],
+			'right-to-left override U+202E' => ['alice', "/alice/files/evil\u{202E}bynpi.exe"],
+			'zero-width space U+200B' => ['alice', "/alice/files/a\u{200B}b.ipynb"],
+			'byte order mark U+FEFF' => ['alice', "/alice/files/\u{FEFF}a.ipynb"],
 			'invalid utf-8' => ['alice', "/alice/files/\xff.ipynb"],
 			'too long' => ['alice', '/alice/files/' . str_repeat('é', 4097)],
 		];
