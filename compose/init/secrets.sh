@@ -6,8 +6,19 @@
 #   sidecar/secret_key           the sidecars' NEXTPYTER_SECRET_KEY (session cookies)
 # An existing secret is never replaced: delete its file (and restart) to change it.
 set -eu
-UID_=${NEXTPYTER_UID:-33}
-GID_=${NEXTPYTER_GID:-33}
+# compose/.env's old names (renamed: docs/configuration.md), as "UID/GID/IMAGE": set, they
+# would silently not apply (the sidecar would run as another uid than the files' owner).
+case "${_NEXTPYTER_RENAMED:-//}" in
+//) ;;
+*)
+	echo "secrets: compose/.env (or the environment) sets NEXTPYTER_UID, NEXTPYTER_GID or NEXTPYTER_IMAGE, which" \
+		"were renamed NEXTPYTER_DOCKER_UID, NEXTPYTER_DOCKER_GID and NEXTPYTER_DOCKER_IMAGE:" \
+		"rename them there (see compose/README.md, Upgrades), then docker compose up -d again" >&2
+	exit 1
+	;;
+esac
+UID_=${NEXTPYTER_DOCKER_UID:-33}
+GID_=${NEXTPYTER_DOCKER_GID:-33}
 
 # make FILE OWNER MODE: a random secret (64 hex digits: nothing a shell or a command line
 # could take for an option or a quote), unless FILE has one.

@@ -1,7 +1,9 @@
 """Typed readers of ``NEXTPYTER_*`` environment variables, shared by both services.
 
 Each reader takes the setting's name without the prefix and raises :class:`ConfigError`
-with a message that names the variable and says what it should be.
+with a message that names the variable and says what it should be. The services call
+them through ``nextpyter.common.settings``, whose table gives each setting's default and
+range.
 """
 
 from __future__ import annotations
@@ -84,10 +86,3 @@ def directory(env: Mapping[str, str], name: str, default: str | None = None) -> 
     if not path.is_absolute():
         raise ConfigError(f"{PREFIX}{name}={path} must be an absolute path")
     return path
-
-
-def redis_url(env: Mapping[str, str]) -> str:
-    url = get(env, "REDIS_URL", "redis://127.0.0.1:6379/0")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
-    return url

@@ -11,17 +11,18 @@ import os
 import sys
 from collections.abc import Mapping
 
-from .env import PREFIX, ConfigError, get
+from .env import PREFIX, ConfigError
+from .settings import SETTINGS, default, text
 
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-DEFAULT = "INFO"
+LEVELS = SETTINGS["LOG_LEVEL"].choices
+DEFAULT = default("LOG_LEVEL")
 # When, which process (a sidecar runs several workers), how bad, who: what.
 FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def level(env: Mapping[str, str] | None = None) -> str:
     """``NEXTPYTER_LOG_LEVEL`` (any case), as one of :data:`LEVELS`."""
-    raw = get(os.environ if env is None else env, "LOG_LEVEL", DEFAULT)
+    raw = text(os.environ if env is None else env, "LOG_LEVEL")
     if raw.strip().upper() not in LEVELS:
         raise ConfigError(
             f"{PREFIX}LOG_LEVEL={raw!r} is not a log level (use DEBUG, INFO, WARNING or ERROR)"

@@ -1,5 +1,6 @@
-"""pagletto's settings, from the environment (``NEXTPYTER_*`` as the sidecar's, plus
-Docker's own ``DOCKER_HOST``, ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``)."""
+"""pagletto's settings, from the environment (``NEXTPYTER_*``, with their defaults and
+ranges in the table of ``nextpyter/common/settings.py``, plus Docker's own
+``DOCKER_HOST``, ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..common.env import PREFIX, ConfigError, get, integer, number, redis_url
+from ..common.env import PREFIX, ConfigError
+from ..common.settings import integer, number, redis_url, text
 
 __all__ = ["PullSettings", "load_settings"]
 
@@ -32,7 +34,7 @@ class PullSettings:
 
 
 def _auth(env: Mapping[str, str]) -> tuple[dict[str, Any], str]:
-    path = env.get(PREFIX + "REGISTRY_AUTH", "")
+    path = text(env, "REGISTRY_AUTH")
     if not path:
         return {}, ""
     try:
@@ -58,19 +60,19 @@ def _auth(env: Mapping[str, str]) -> tuple[dict[str, Any], str]:
 def load_settings(env: Mapping[str, str] | None = None) -> PullSettings:
     env = os.environ if env is None else env
     auth, auth_file = _auth(env)
-    worker = get(env, "PULL_WORKER_NAME", f"{socket.gethostname()}-{os.getpid()}")
+    worker = text(env, "PULL_WORKER_NAME", computed=f"{socket.gethostname()}-{os.getpid()}")
     if len(worker) > 100 or not worker.isprintable():
         raise ConfigError(f"{PREFIX}PULL_WORKER_NAME must be 1-100 printable characters")
-    backoff = number(env, "PULL_BACKOFF", 2.0, 0.0, 600.0)
+    backoff = number(env, "PULL_BACKOFF")
     return PullSettings(
         redis_url=redis_url(env),
         worker=worker,
-        claim_idle=number(env, "PULL_CLAIM_IDLE", 60.0, 0.5, 86400.0),
-        max_deliveries=integer(env, "PULL_MAX_DELIVERIES", 5, 1, 1000),
-        retries=integer(env, "PULL_RETRIES", 3, 0, 100),
+        claim_idle=number(env, "PULL_CLAIM_IDLE"),
+        max_deliveries=integer(env, "PULL_MAX_DELIVERIES"),
+        retries=integer(env, "PULL_RETRIES"),
         backoff=backoff,
-        backoff_max=max(backoff, number(env, "PULL_BACKOFF_MAX", 60.0, 0.0, 3600.0)),
-        stall=number(env, "PULL_STALL_TIMEOUT", 300.0, 1.0, 86400.0),
+        backoff_max=max(backoff, number(env, "PULL_BACKOFF_MAX")),
+        stall=number(env, "PULL_STALL_TIMEOUT"),
         auth=auth,
         auth_file=auth_file,
     )

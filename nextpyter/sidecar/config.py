@@ -1,7 +1,8 @@
 """The sidecar's settings, read once from environment variables.
 
-Every variable is documented in docs/configuration.md; a bad value stops the
-start with a message that names the variable and says what it should be.
+Every variable, with its default and range, is in the table of
+``nextpyter/common/settings.py`` (docs/configuration.md is made from it); a bad value
+stops the start with a message that names the variable and says what it should be.
 """
 
 from __future__ import annotations
@@ -13,21 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..common.env import (
-    PREFIX,
-    ConfigError,
+from ..common.env import PREFIX, ConfigError
+from ..common.images import is_image
+from ..common.settings import (
+    SETTINGS,
     boolean,
+    default,
     directory,
-    get,
     integer,
     redis_url,
     secret,
+    text,
 )
-from ..common.images import is_image
 
 PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-BACKENDS = ("local", "docker")
-# What an image reference may look like: [registry[:port]/]path[:tag][@digest], lower case.
+BACKENDS = SETTINGS["BACKEND"].choices
+# A tmpfs size (NEXTPYTER_DOCKER_SCRATCH_SIZE): 1 to 6 digits and a unit, k, m, g or t.
 SIZE_RE = re.compile(r"([1-9][0-9]{0,5})([kmgt])", re.IGNORECASE)
 WORKDIR_RE = re.compile(r"(/[A-Za-z0-9._-]+){2,8}")
 # Where the notebook's work folder (and, one level up, its tmpfs home) may not go.
@@ -47,22 +49,23 @@ class Settings:
     runtime_dir: Path
     jwks: str
     token_issuer: str
-    token_audience: str = "nextpyter-sidecar"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    backend: str = "local"
-    profiles: tuple[str, ...] = ("default",)
-    clock_skew: int = 30
-    cookie_secure: bool = True
-    session_max_age: int = 12 * 3600
-    start_timeout: float = 60.0
-    progress_timeout: float = 300.0
-    pull_timeout: float = 1800.0  # how long a launch waits for its image's pull
-    jwks_refresh_interval: float = 300.0
-    cull_interval: float = 60.0
-    max_streams: int = 16
+    # The defaults are the table's (nextpyter/common/settings.py).
+    token_audience: str = default("TOKEN_AUDIENCE")
+    redis_url: str = default("REDIS_URL")
+    backend: str = default("BACKEND")
+    profiles: tuple[str, ...] = tuple(default("PROFILES").split(","))
+    clock_skew: int = int(default("CLOCK_SKEW"))
+    cookie_secure: bool = default("COOKIE_SECURE") == "true"
+    session_max_age: int = int(default("SESSION_MAX_AGE"))
+    start_timeout: float = float(default("START_TIMEOUT"))
+    progress_timeout: float = float(default("PROGRESS_TIMEOUT"))
+    pull_timeout: float = float(default("PULL_TIMEOUT"))  # a launch's wait for its image
+    jwks_refresh_interval: float = float(default("JWKS_REFRESH_INTERVAL"))
+    cull_interval: float = float(default("CULL_INTERVAL"))
+    max_streams: int = int(default("MAX_STREAMS"))
     launch_origins: frozenset[str] = frozenset()
     dev_signing_key: Path | None = None
-    local_python: str = ""
+    local_python: str = default("LOCAL_PYTHON")  # empty: the sidecar's own Python
     docker: DockerSettings | None = None
 
 
@@ -73,13 +76,13 @@ class DockerSettings:
     ``DOCKER_CERT_PATH``), as every Docker client finds it."""
 
     image: str
-    uid: int = 33
-    gid: int = 33
-    workdir: str = "/home/jovyan/work"
-    network: str = "nextpyter-users"
-    outbound: bool = True
-    scratch_size: str = "1g"
-    stop_timeout: int = 5
+    uid: int = int(default("DOCKER_UID"))
+    gid: int = int(default("DOCKER_GID"))
+    workdir: str = default("DOCKER_WORKDIR")
+    network: str = default("DOCKER_NETWORK")
+    outbound: bool = default("DOCKER_OUTBOUND") == "true"
+    scratch_size: str = default("DOCKER_SCRATCH_SIZE")
+    stop_timeout: int = int(default("DOCKER_STOP_TIMEOUT"))
 
 
 def _origin(url: str) -> str:
@@ -108,12 +111,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = directory(env, "DATA_DIR")
     if not data_dir.is_dir():
         raise ConfigError(f"{PREFIX}DATA_DIR={data_dir} is not a directory")
-    backend = get(env, "BACKEND", "local")
+    backend = text(env, "BACKEND")
     if backend not in BACKENDS:
         raise ConfigError(
             f"{PREFIX}BACKEND={backend!r} is not a known backend (known: {', '.join(BACKENDS)})"
         )
-    profiles = tuple(p.strip() for p in get(env, "PROFILES", "default").split(",") if p.strip())
+    profiles = tuple(p.strip() for p in text(env, "PROFILES").split(",") if p.strip())
     for profile in profiles:
         if not PROFILE_RE.fullmatch(profile):
             raise ConfigError(
@@ -122,15 +125,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             )
     if not profiles:
         raise ConfigError(f"{PREFIX}PROFILES must name at least one profile")
-    dev_key = env.get(PREFIX + "DEV_SIGNING_KEY") or None
+    dev_key = text(env, "DEV_SIGNING_KEY") or None
     if dev_key and not Path(dev_key).is_file():
         raise ConfigError(f"{PREFIX}DEV_SIGNING_KEY={dev_key} is not a file")
-    jwks = get(env, "JWKS")
+    jwks = text(env, "JWKS")
     if not jwks.startswith(("https://", "http://", "/")):
         raise ConfigError(f"{PREFIX}JWKS must be an http(s) URL or an absolute file path")
-    issuer = get(env, "TOKEN_ISSUER")
+    issuer = text(env, "TOKEN_ISSUER")
     origins = {_origin(issuer)} if _origin(issuer) else set()
-    for item in get(env, "LAUNCH_ORIGINS", "").split(","):
+    for item in text(env, "LAUNCH_ORIGINS").split(","):
         if item.strip():
             if not _origin(item.strip()):
                 raise ConfigError(
@@ -141,37 +144,37 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         secret_key=key,
         data_dir=data_dir.resolve(),
-        runtime_dir=directory(env, "RUNTIME_DIR", "/run/nextpyter"),
+        runtime_dir=directory(env, "RUNTIME_DIR"),
         jwks=jwks,
         token_issuer=issuer,
         launch_origins=frozenset(origins),
-        token_audience=get(env, "TOKEN_AUDIENCE", "nextpyter-sidecar"),
+        token_audience=text(env, "TOKEN_AUDIENCE"),
         redis_url=redis_url(env),
         backend=backend,
         profiles=profiles,
-        clock_skew=integer(env, "CLOCK_SKEW", 30, 0, 300),
-        cookie_secure=boolean(env, "COOKIE_SECURE", True),
-        session_max_age=integer(env, "SESSION_MAX_AGE", 12 * 3600, 60, 30 * 24 * 3600),
-        start_timeout=float(integer(env, "START_TIMEOUT", 60, 5, 3600)),
-        # At least a minute: a launch says how it goes at least every 30 s.
-        progress_timeout=float(integer(env, "PROGRESS_TIMEOUT", 300, 60, 3600)),
-        pull_timeout=float(integer(env, "PULL_TIMEOUT", 1800, 10, 86400)),
-        jwks_refresh_interval=float(integer(env, "JWKS_REFRESH_INTERVAL", 300, 10, 86400)),
-        cull_interval=float(integer(env, "CULL_INTERVAL", 60, 0, 3600)),
-        max_streams=integer(env, "MAX_STREAMS", 16, 0, 10_000),
+        clock_skew=integer(env, "CLOCK_SKEW"),
+        cookie_secure=boolean(env, "COOKIE_SECURE"),
+        session_max_age=integer(env, "SESSION_MAX_AGE"),
+        start_timeout=float(integer(env, "START_TIMEOUT")),
+        # At least a minute (the table's range): a launch says how it goes every 30 s.
+        progress_timeout=float(integer(env, "PROGRESS_TIMEOUT")),
+        pull_timeout=float(integer(env, "PULL_TIMEOUT")),
+        jwks_refresh_interval=float(integer(env, "JWKS_REFRESH_INTERVAL")),
+        cull_interval=float(integer(env, "CULL_INTERVAL")),
+        max_streams=integer(env, "MAX_STREAMS"),
         dev_signing_key=Path(dev_key) if dev_key else None,
-        local_python=get(env, "LOCAL_PYTHON", ""),
+        local_python=text(env, "LOCAL_PYTHON"),
         docker=_docker_settings(env) if backend == "docker" else None,
     )
 
 
 def _docker_settings(env: Mapping[str, str]) -> DockerSettings:
-    image = get(env, "DOCKER_IMAGE")
+    image = text(env, "DOCKER_IMAGE")
     if not is_image(image):
         raise ConfigError(
             f"{PREFIX}DOCKER_IMAGE={image!r} is not an image reference (like nextpyter/jupyter:4)"
         )
-    workdir = get(env, "DOCKER_WORKDIR", "/home/jovyan/work")
+    workdir = text(env, "DOCKER_WORKDIR")
     if not WORKDIR_RE.fullmatch(workdir) or ".." in workdir.split("/"):
         raise ConfigError(
             f"{PREFIX}DOCKER_WORKDIR={workdir!r} must be an absolute path at least two levels "
@@ -184,22 +187,22 @@ def _docker_settings(env: Mapping[str, str]) -> DockerSettings:
             "system or NextPyter uses (its parent becomes a tmpfs home); choose a path like "
             "/home/jovyan/work"
         )
-    network = get(env, "DOCKER_NETWORK", "nextpyter-users")
+    network = text(env, "DOCKER_NETWORK")
     if not NETWORK_RE.fullmatch(network) or network in {"host", "none", "bridge", "default"}:
         raise ConfigError(
             f"{PREFIX}DOCKER_NETWORK={network!r} must be the name of a network of NextPyter's own "
             "(not host, none, bridge or default)"
         )
-    scratch = get(env, "DOCKER_SCRATCH_SIZE", "1g")
+    scratch = text(env, "DOCKER_SCRATCH_SIZE")
     if not SIZE_RE.fullmatch(scratch):
         raise ConfigError(f"{PREFIX}DOCKER_SCRATCH_SIZE={scratch!r} must look like 512m or 2g")
     return DockerSettings(
         image=image,
-        uid=integer(env, "DOCKER_UID", 33, 1, 2**31 - 1),
-        gid=integer(env, "DOCKER_GID", 33, 1, 2**31 - 1),
+        uid=integer(env, "DOCKER_UID"),
+        gid=integer(env, "DOCKER_GID"),
         workdir=workdir,
         network=network,
-        outbound=boolean(env, "DOCKER_OUTBOUND", True),
+        outbound=boolean(env, "DOCKER_OUTBOUND"),
         scratch_size=scratch.lower(),
-        stop_timeout=integer(env, "DOCKER_STOP_TIMEOUT", 5, 0, 300),
+        stop_timeout=integer(env, "DOCKER_STOP_TIMEOUT"),
     )

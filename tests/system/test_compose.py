@@ -33,6 +33,7 @@ from devtools.engine import REGISTRY_RANGE
 from devtools.images import compose_images
 from devtools.registry import push, start_registry
 from devtools.services import CACHE
+from nextpyter.common.settings import RENAMED
 from nextpyter.sidecar.runtime import egress
 from nextpyter.sidecar.slugs import slug_for
 from tests.support.need import require, require_root
@@ -49,15 +50,15 @@ USER = "alice"
 NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-def compose_config(*files: Path) -> dict[str, Any]:
+def compose_config(*files: Path, **env: str) -> dict[str, Any]:
     """The model docker-compose makes of ``files`` (validated against the Compose schema,
-    variables interpolated with their defaults)."""
+    variables interpolated with their defaults, or ``env``'s values)."""
     compose = require("docker-compose")
     command = [compose, "--env-file", str(EXAMPLE), "--project-directory", str(COMPOSE)]
     for file in files:
         command += ["-f", str(file)]
     done = subprocess.run(
-        [*command, "config"], capture_output=True, text=True, timeout=60, env=clean_env()
+        [*command, "config"], capture_output=True, text=True, timeout=60, env=clean_env(**env)
     )
     assert done.returncode == 0, done.stderr
     config: dict[str, Any] = yaml.safe_load(done.stdout)
@@ -165,7 +166,8 @@ def test_every_setting_of_the_compose_file_is_in_env_example() -> None:
     used = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)", text))
     example = (COMPOSE / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, re.MULTILINE))
-    assert used - documented == set(), "used in docker-compose.yml, missing in .env.example"
+    # (The renamed settings' old names are only looked at, to refuse them: see below.)
+    assert used - documented == set(RENAMED), "used in docker-compose.yml, not in .env.example"
     assert documented - used == {"COMPOSE_PROJECT_NAME"}, "in .env.example, used nowhere"
     # Every setting there is explained by a comment right above it.
     lines = example.splitlines()
@@ -174,6 +176,26 @@ def test_every_setting_of_the_compose_file_is_in_env_example() -> None:
             assert number and lines[number - 1].startswith("#"), line
     # No secret is shipped: the secrets are made at the first start.
     assert not re.search(r"(PASSWORD|SECRET)[A-Z_]*=\S", example)
+
+
+def test_a_renamed_setting_in_env_stops_the_start_saying_what_to_rename() -> None:
+    """compose/.env's NEXTPYTER_UID, _GID and _IMAGE became NEXTPYTER_DOCKER_*: the secrets
+    service (which every other waits for) refuses the old ones, before it writes a file."""
+    for old in RENAMED:
+        config = compose_config(FILES[0], **{old: "1000"})
+        renamed = config["services"]["secrets"]["environment"]["_NEXTPYTER_RENAMED"]
+        done = subprocess.run(
+            ["sh", str(COMPOSE / "init" / "secrets.sh")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=clean_env(_NEXTPYTER_RENAMED=renamed),
+        )
+        assert done.returncode == 1, (old, done.stderr)
+        assert old in done.stderr and RENAMED[old] in done.stderr
+        assert "secrets: made" not in done.stdout + done.stderr
+    unset = compose_config(FILES[0])["services"]["secrets"]["environment"]
+    assert unset["_NEXTPYTER_RENAMED"] == "//"  # what secrets.sh takes for "none set"
 
 
 def test_the_engine_image_applies_the_sidecars_own_egress_rules() -> None:
@@ -277,7 +299,7 @@ def project(
         NEXTPYTER_GATEWAY_IMAGE=images["stack"],
         # The test registry serves plain HTTP on this machine's end of the namespace.
         NEXTPYTER_ENGINE_ARGS=f"--insecure-registry={REGISTRY_RANGE}",
-        NEXTPYTER_IMAGE=notebook_image,
+        NEXTPYTER_DOCKER_IMAGE=notebook_image,
         NEXTCLOUD_URL=ISSUER,
         # Published on the engine's namespace's own address, which this machine reaches.
         NEXTPYTER_GATEWAY_BIND=engine.netns.ns_ip,

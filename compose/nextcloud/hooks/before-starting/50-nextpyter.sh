@@ -26,9 +26,9 @@ fi
 php occ app:enable nextpyter || warn "'occ app:enable nextpyter' failed (above)"
 php occ background:cron || warn "'occ background:cron' failed (above)"
 settings=$(php -r '
-	$image = getenv("NEXTPYTER_IMAGE");
+	$image = getenv("NEXTPYTER_DOCKER_IMAGE");
 	echo json_encode([
-		"sidecarUrl" => getenv("NEXTPYTER_SIDECAR_URL"),
+		"sidecarUrl" => getenv("_NEXTPYTER_SIDECAR_URL"),
 		"gatewayUrl" => getenv("NEXTPYTER_GATEWAY_URL"),
 		"issuer" => getenv("NEXTPYTER_TOKEN_ISSUER"),
 		"defaultImage" => $image,
@@ -37,4 +37,4 @@ settings=$(php -r '
 ') || warn "could not write the settings"
 php occ config:app:set nextpyter settings --lazy --value="$settings" ||
 	warn "'occ config:app:set nextpyter settings' failed (above)"
-echo "nextpyter: enabled, sidecar $NEXTPYTER_SIDECAR_URL, gateway $NEXTPYTER_GATEWAY_URL"
+echo "nextpyter: enabled, sidecar $_NEXTPYTER_SIDECAR_URL, gateway $NEXTPYTER_GATEWAY_URL"
