@@ -344,7 +344,7 @@ def test_the_whole_secret() -> None:
 def test_the_whole_configmap() -> None:
     files = dict(share_files())
     paths = {i["key"]: i["path"] for i in ITEMS}
-    assert CONFIGMAP == {
+    assert {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
@@ -358,7 +358,7 @@ def test_the_whole_configmap() -> None:
         },
         "immutable": True,
         "data": {key: files[path].decode() for key, path in paths.items()},
-    }
+    } == CONFIGMAP
     assert set(paths.values()) == set(files)  # every file of nextpyter/jupyter, nothing else
     assert CM_NAME.startswith("nextpyter-jupyter-") and len(CM_NAME) == 28
 

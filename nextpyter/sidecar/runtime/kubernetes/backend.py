@@ -274,16 +274,17 @@ class KubernetesBackend(Backend):
 
     def _put_secret(self, spec: ServerSpec) -> None:
         body = make_secret(spec, self.installation)
-        try:
-            with _api(passing=(409,)):
-                self.core.create_namespaced_secret(
-                    self.namespace, _body(body), _preload_content=False
-                )
-        except ApiException:  # left by a crash: its data is replaced (the key may be new)
-            with _api(passing=()):
-                self.core.replace_namespaced_secret(
-                    body["metadata"]["name"], self.namespace, _body(body), _preload_content=False
-                )
+        for _ in range(3):
+            try:
+                with _api(passing=(409,)):
+                    self.core.create_namespaced_secret(
+                        self.namespace, _body(body), _preload_content=False
+                    )
+                return
+            except ApiException:  # left by a crash: made anew (the key may have changed)
+                with _api(passing=()):
+                    self._delete("secret", body["metadata"]["name"])
+        raise BackendError("The server's Secret could not be made; open the notebook again.")
 
     def start(self, spec: ServerSpec) -> Server:
         """Start the server, or return the pod there already (running or still starting);
@@ -353,9 +354,19 @@ class KubernetesBackend(Backend):
             return ("running", current) if events.is_running(current) else None
 
         feed = None
-        if not events.is_running(pod):
+        if progress is not None or not events.is_running(pod):
             feed = EventFeed(self.core.list_namespaced_event, self.namespace, name, uid, heard)
         last = ""
+
+        def tell(event: dict[str, Any]) -> None:
+            nonlocal last
+            step = events.from_event(event)
+            if isinstance(step, events.Failure):
+                raise BackendError(step.message)
+            if step and step != last and progress is not None:
+                progress(step)
+            last = step or last
+
         try:
             while True:
                 answer = self.pods.wait(look, deadline - time.monotonic())
@@ -366,15 +377,11 @@ class KubernetesBackend(Backend):
                     raise BackendError("The server was removed while it started.")
                 if what == "failed":
                     raise BackendError(value)
-                if what == "running":
-                    self._answering(slug, value, deadline, timeout, look)
-                    return self._server(value)
-                step = events.from_event(value)
-                if isinstance(step, events.Failure):
-                    raise BackendError(step.message)
-                if step and step != last and progress is not None:
-                    progress(step)
-                last = step or last
+                if what == "event":
+                    tell(value)
+                    continue
+                self._answering(slug, value, deadline, timeout, look, tell)
+                return self._server(value)
         finally:
             if feed is not None:
                 feed.close()
@@ -386,20 +393,26 @@ class KubernetesBackend(Backend):
         deadline: float,
         timeout: float,
         look: Callable[[], tuple[str, Any] | None],
+        tell: Callable[[dict[str, Any]], None],
     ) -> None:
         """The container runs: one request must be answered (Jupyter binds a moment after it
-        starts); try every ANSWER_EVERY s (as sockets.wait_answering does), giving up if the
-        pod fails meanwhile."""
+        starts); try every ANSWER_EVERY s (as sockets.wait_answering does), passing on the
+        events meanwhile, giving up if the pod fails."""
         host = _address(pod)
         while True:
             try:
                 _get(host, f"/user/{slug}/api", max(0.1, min(2.0, deadline - time.monotonic())))
                 return
-            except (OSError, http.client.HTTPException) as error:
-                log.debug("Jupyter of %s does not answer yet: %s", slug, error)
-            with self.pods.changed:
-                state = look()
-            if state is not None and state[0] in {"gone", "failed"}:
+            except (OSError, http.client.HTTPException):
+                pass  # not listening yet
+            while True:
+                with self.pods.changed:
+                    state = look()
+                if state is None or state[0] == "running":
+                    break
+                if state[0] == "event":
+                    tell(state[1])
+                    continue
                 raise BackendError(
                     state[1] if state[0] == "failed" else "The server was removed while it started."
                 )
@@ -497,7 +510,7 @@ class KubernetesBackend(Backend):
                     )
             except ApiException:
                 with _api(passing=()):
-                    self.apps.replace_namespaced_daemon_set(
+                    self.apps.patch_namespaced_daemon_set(
                         prepull_name(image), self.namespace, _body(body), _preload_content=False
                     )
         return self.image_report(images)

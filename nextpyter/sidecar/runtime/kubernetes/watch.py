@@ -171,7 +171,13 @@ class Informer:
             except Gone:
                 log.info("pod watch: resourceVersion %s expired; listing again", version)
                 version = None
-            except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+            except (
+                ApiException,
+                urllib3.exceptions.HTTPError,
+                OSError,
+                ValueError,
+                AttributeError,
+            ) as error:
                 if self._stopping.is_set():
                     break
                 self.error = str(getattr(error, "reason", None) or error)
@@ -238,25 +244,33 @@ class EventFeed:
         self._sink = sink
         self._closed = threading.Event()
         self._stream: Stream | None = None
-        self._thread = threading.Thread(target=self._run, name=f"kube-events-{pod}", daemon=True)
+        # The first list before the thread: whoever waits has what happened so far at once.
+        version: str | None = None
+        try:
+            version = self._list()
+        except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+            log.warning("event list of %s failed (%s)", self._selector, error)
+        self._thread = threading.Thread(
+            target=self._run, args=(version,), name=f"kube-events-{pod}", daemon=True
+        )
         self._thread.start()
+
+    def _list(self) -> str:
+        body = list_raw(self._call, namespace=self._namespace, field_selector=self._selector)
+        for item in body.get("items") or []:
+            self._pass(item)
+        return _version(body) or "0"
 
     def _pass(self, event: Mapping[str, Any]) -> None:
         involved = event.get("involvedObject") or {}
         if not self._uid or involved.get("uid") in (None, "", self._uid):
             self._sink(dict(event))
 
-    def _run(self) -> None:
-        version: str | None = None
+    def _run(self, version: str | None) -> None:
         while not self._closed.is_set():
             try:
                 if version is None:
-                    body = list_raw(
-                        self._call, namespace=self._namespace, field_selector=self._selector
-                    )
-                    version = _version(body) or "0"
-                    for item in body.get("items") or []:
-                        self._pass(item)
+                    version = self._list()
                 self._stream = open_watch(
                     self._call,
                     namespace=self._namespace,
@@ -272,7 +286,13 @@ class EventFeed:
                         self._pass(obj)
             except Gone:
                 version = None  # listed again: a repeat of a message is harmless
-            except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+            except (
+                ApiException,
+                urllib3.exceptions.HTTPError,
+                OSError,
+                ValueError,
+                AttributeError,
+            ) as error:
                 if self._closed.is_set():
                     break
                 log.warning("event watch of %s failed (%s)", self._selector, error)
