@@ -49,3 +49,21 @@ def pull_state(image: str) -> str:
 def pull_events(image: str) -> str:
     """A stream with an entry per change of :func:`pull_state`, for followers."""
     return f"{PREFIX}pull:{image}:events"
+
+
+def signin(state_digest: str) -> str:
+    """A sign-in under way (JSON: return URL, PKCE verifier, nonce), by the SHA-256 of its
+    state; taken once with ``GETDEL`` by the callback, gone after ten minutes."""
+    return f"{PREFIX}signin:{state_digest}"
+
+
+def session_epoch(slug: str) -> str:
+    """The user's session epoch (an integer, 0 when absent): every session cookie carries
+    the epoch it was issued in, and one older than this is refused. Revoking every
+    session of a user is ``INCR``."""
+    return f"{PREFIX}epoch:{slug}"
+
+
+def last_stop(slug: str) -> str:
+    """Why the user's server last stopped (JSON: reason, detail, at), for the dashboard."""
+    return f"{PREFIX}stopped:{slug}"

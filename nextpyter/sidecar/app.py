@@ -8,17 +8,24 @@ lifecycle.py's, called by gunicorn's worker hook.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, Response
 
 from . import web
 from .config import Settings, load_settings
+from .oidc import load_signin
 from .services import EXTENSION, build_services, csp_nonce
+from .sessions import idle_timeout
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
-    settings = settings or load_settings()
+    if settings is None:
+        settings = load_settings()
+        # Sign-in and the sessions' idle lifetime, from the same environment.
+        overrides.setdefault("signin", load_signin(os.environ, settings.clock_skew))
+        overrides.setdefault("session_idle", idle_timeout(os.environ, settings.session_max_age))
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
     app.extensions[EXTENSION] = build_services(settings, **overrides)

@@ -18,7 +18,9 @@ from ..common.redis import connect
 from .apitokens import ApiTokens
 from .config import Settings
 from .dynconfig import ConfigStore
+from .epochs import SessionEpochs
 from .launches import Launcher
+from .oidc import SignIn, SignInSettings
 from .runtime import Backend, make_backend
 from .sessions import SessionCookies
 from .store import LaunchEvents, RedisJtiStore
@@ -41,17 +43,26 @@ class Services:
     cookies: SessionCookies
     api_tokens: ApiTokens
     config: ConfigStore
+    epochs: SessionEpochs  # revocation of a user's sessions (epochs.py)
+    signin: SignIn | None  # None: sign-in is off (NEXTPYTER_SIGNIN_PROVIDER)
     # Progress streams this worker holds open at once (see NEXTPYTER_MAX_STREAMS).
     stream_slots: threading.BoundedSemaphore
 
 
-def build_services(settings: Settings, backend: Backend | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    backend: Backend | None = None,
+    signin: SignInSettings | None = None,
+    session_idle: int | None = None,
+) -> Services:
     """The services of ``settings``; no I/O beyond what making the backend needs (the
-    Redis connection is made at its first use)."""
+    Redis connection is made at its first use). ``signin``: sign-in's settings (None:
+    off); ``session_idle``: the sessions' idle lifetime (None: their absolute one)."""
     client = connect(settings.redis_url)
     backend = backend or make_backend(settings)
     keys = KeySet(settings.jwks, refresh_interval=settings.jwks_refresh_interval)
     config = ConfigStore(client, settings)
+    epochs = SessionEpochs(client)
     return Services(
         settings=settings,
         redis=client,
@@ -72,15 +83,21 @@ def build_services(settings: Settings, backend: Backend | None = None) -> Servic
             settings.data_dir,
             settings.start_timeout,
             config=config,
-            default_image=settings.docker.image if settings.docker else "",
+            default_image=settings.image,
             pull_timeout=settings.pull_timeout,
         ),
         events=LaunchEvents(client),
         cookies=SessionCookies(
-            settings.secret_key, settings.session_max_age, settings.cookie_secure
+            settings.secret_key,
+            settings.session_max_age,
+            settings.cookie_secure,
+            idle=session_idle,
+            epoch_of=lambda slug: epochs.current(slug)[0],
         ),
         api_tokens=ApiTokens(client),
         config=config,
+        epochs=epochs,
+        signin=SignIn(signin, client) if signin else None,
         stream_slots=threading.BoundedSemaphore(settings.max_streams),
     )
 

@@ -4,6 +4,13 @@ nginx asks on every HTTP request to a notebook server (websocket frames pass
 without asking), so this is the hot path: the cookie is checked in memory and
 the upstream is derived from the slug, with no Redis or runtime call. nginx
 only understands 2xx, 401 and 403 here, so those are the only answers.
+
+Besides the signature, the cookie's two lifetimes and its slug, one Redis ``GET``: the
+user's session epoch (epochs.py), so an admin's revocation ends a session at its next
+request. If Redis is down, a valid cookie passes (fail open, so running notebooks keep
+working) but is not renewed, so it lasts at most the idle lifetime from its last renewal.
+A cookie older than a minute is renewed on the way: ``X-NextPyter-Set-Cookie``, which
+the gateway hands the browser as ``Set-Cookie``.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ def check() -> Response:
         return Response(f"{error}\n", status=401, mimetype="text/plain")
     if claims.slug != slug:
         return Response("this server belongs to another user\n", status=403, mimetype="text/plain")
+    epoch, fresh = svc.epochs.current(slug)
+    if claims.epoch < epoch:
+        return Response("the session was ended\n", status=401, mimetype="text/plain")
     if not same_origin(request.headers.get("Origin"), request.headers.get("X-NextPyter-Host", "")):
         # A page of another origin (even of the same site) driving the user's server with
         # the user's cookie: the browser says so in Origin (fetch, forms, websockets).
@@ -38,4 +48,6 @@ def check() -> Response:
     response.headers["X-NextPyter-Upstream"] = svc.backend.upstream(slug)
     response.headers["X-NextPyter-Upstream-Secret"] = upstream_secret(svc.settings.secret_key, slug)
     response.headers["Cache-Control"] = "no-store"
+    if fresh and svc.cookies.needs_renewal(claims):
+        response.headers["X-NextPyter-Set-Cookie"] = svc.cookies.renewal(claims)
     return response
