@@ -102,8 +102,8 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "kubernetes",
         "Kubernetes backend",
-        "The Kubernetes backend's own settings (a first cut: `NEXTPYTER_BACKEND` does not offer "
-        "it yet). It also reads `NEXTPYTER_DOCKER_IMAGE`, `NEXTPYTER_DOCKER_UID`, "
+        "With `NEXTPYTER_BACKEND=kubernetes` (needs the `kubernetes` extra). It also reads "
+        "`NEXTPYTER_DOCKER_IMAGE`, `NEXTPYTER_DOCKER_UID`, "
         "`NEXTPYTER_DOCKER_GID` and `NEXTPYTER_DOCKER_WORKDIR` ([above](#docker-backend)); "
         "the cluster is the sidecar's own (its service account), or the one a kubeconfig "
         "names.",
@@ -221,9 +221,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "local",
         "Where servers run. `local`: processes on this machine (no isolation between users "
         "beyond file permissions). `docker`: one hardened container per user on a Docker "
-        "engine ([below](#docker-backend)).",
+        "engine ([below](#docker-backend)). `kubernetes`: one hardened pod per user "
+        "([below](#kubernetes-backend)).",
         kind="choice",
-        choices=("local", "docker"),
+        choices=("local", "docker", "kubernetes"),
     ),
     Setting(
         "RUNTIME_DIR",

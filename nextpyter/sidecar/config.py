@@ -26,6 +26,7 @@ from ..common.settings import (
     secret,
     text,
 )
+from .kube_settings import KubernetesSettings, kubernetes_settings
 
 PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 BACKENDS = SETTINGS["BACKEND"].choices
@@ -67,6 +68,13 @@ class Settings:
     dev_signing_key: Path | None = None
     local_python: str = default("LOCAL_PYTHON")  # empty: the sidecar's own Python
     docker: DockerSettings | None = None
+    kubernetes: KubernetesSettings | None = None
+
+    @property
+    def image(self) -> str:
+        """The default image of a backend that runs images (NEXTPYTER_DOCKER_IMAGE)."""
+        backend = self.docker or self.kubernetes
+        return backend.image if backend else ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dev_signing_key=Path(dev_key) if dev_key else None,
         local_python=text(env, "LOCAL_PYTHON"),
         docker=_docker_settings(env) if backend == "docker" else None,
+        kubernetes=kubernetes_settings(env) if backend == "kubernetes" else None,
     )
 
 

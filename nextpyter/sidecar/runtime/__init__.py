@@ -17,4 +17,8 @@ def make_backend(settings: Settings) -> Backend:
         from .docker import DockerBackend
 
         return DockerBackend(settings.docker, settings.runtime_dir)
+    if settings.backend == "kubernetes" and settings.kubernetes is not None:
+        from .kubernetes import KubernetesBackend
+
+        return KubernetesBackend(settings.kubernetes)
     raise ValueError(f"unknown backend {settings.backend!r}")

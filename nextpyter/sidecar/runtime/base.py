@@ -8,7 +8,7 @@ restarted, sees every running server and can reach it.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,17 +63,33 @@ class Backend(abc.ABC):
     # Whether servers run an image (so the launch checks it against the allowed list).
     uses_images: bool = False
 
+    # Whether the runtime pulls images onto its nodes itself (Kubernetes: prepull() and
+    # image_report()) rather than through pagletto's pull queue.
+    node_pulls: bool = False
+
     def has_image(self, image: str) -> bool:
         """Whether ``image`` is where servers start from (so no pull is needed)."""
         return True
+
+    def prepull(self, images: Sequence[str]) -> dict[str, dict[str, int] | None]:
+        """Have every node pull ``images``; :meth:`image_report` of them (node_pulls only)."""
+        raise NotImplementedError
+
+    def image_report(self, images: Sequence[str]) -> dict[str, dict[str, int] | None]:
+        """For each image, ``{"ready": n, "nodes": m}``, or None if never pre-pulled."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def start(self, spec: ServerSpec) -> Server:
         """Start ``spec``'s server (or return the one already there)."""
 
     @abc.abstractmethod
-    def wait_ready(self, slug: str, timeout: float) -> Server:
-        """Block until the server answers HTTP; raise :class:`BackendError` on failure."""
+    def wait_ready(
+        self, slug: str, timeout: float, progress: Callable[[str], None] | None = None
+    ) -> Server:
+        """Block until the server answers HTTP; raise :class:`BackendError` on failure.
+        ``progress`` is told what the runtime says meanwhile (Kubernetes: the pod's events),
+        as messages for the user; backends with nothing to say never call it."""
 
     @abc.abstractmethod
     def status(self, slug: str) -> Server | None:

@@ -431,7 +431,9 @@ class DockerBackend(SocketDirs, Backend):
             ) from None
         return self._server(container)
 
-    def wait_ready(self, slug: str, timeout: float) -> Server:
+    def wait_ready(
+        self, slug: str, timeout: float, progress: Callable[[str], None] | None = None
+    ) -> Server:
         container = self._container(slug)
         if container is None:
             raise BackendError("The server is not running.")

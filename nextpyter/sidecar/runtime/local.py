@@ -223,7 +223,9 @@ class LocalBackend(SocketDirs, Backend):
         self._write_state(spec.slug, state)
         return self._server(spec.slug, state)
 
-    def wait_ready(self, slug: str, timeout: float) -> Server:
+    def wait_ready(
+        self, slug: str, timeout: float, progress: Callable[[str], None] | None = None
+    ) -> Server:
         state = self._read_state(slug)
         if state is None:
             raise BackendError("The server is not running.")

@@ -69,7 +69,8 @@ def _images_backend() -> None:
             "no-images",
             "This backend runs no images",
             f"The {services().backend.name!r} backend starts Jupyter from the sidecar's own "
-            "Python, so there is nothing to pull. Images are used with NEXTPYTER_BACKEND=docker.",
+            "Python, so there is nothing to pull. Images are used with NEXTPYTER_BACKEND=docker "
+            "or kubernetes.",
         )
 
 
@@ -96,6 +97,21 @@ def list_images() -> Response:
     images = list(dict.fromkeys(pullqueue.normalize_image(i) for i in allowed))
     states = svc.launcher.pulls.states(images)
     default = pullqueue.normalize_image(default) if default else ""
+    if svc.backend.node_pulls:  # Kubernetes: on how many nodes each image is ready
+        nodes = svc.backend.image_report(images)
+        return jsonify(
+            {
+                "images": [
+                    {
+                        "image": i,
+                        "default": i == default,
+                        "present": bool(n and n["nodes"] and n["ready"] == n["nodes"]),
+                        "nodes": n,
+                    }
+                    for i, n in nodes.items()
+                ]
+            }
+        )
     return jsonify({"images": [_image_report(i, default, states[i]) for i in images]})
 
 
@@ -118,6 +134,11 @@ def pull_images() -> Response:
     refused = [i for i in images if i not in allowed_set]
     if refused:
         raise image_not_allowed(refused[0])
+    if svc.backend.node_pulls:  # Kubernetes: a pre-pull DaemonSet per image
+        nodes = svc.backend.prepull(images)
+        response = jsonify({"pulls": [{"image": i, "nodes": n} for i, n in nodes.items()]})
+        response.status_code = 202
+        return response
     pulls = []
     for image in images:
         requested = svc.launcher.pulls.request(image, "admin")

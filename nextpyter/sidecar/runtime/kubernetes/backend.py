@@ -158,6 +158,7 @@ def _get(host: str, path: str, timeout: float, secret: str = "") -> tuple[int, b
 class KubernetesBackend(Backend):
     name = "kubernetes"
     uses_images = True
+    node_pulls = True
 
     def __init__(
         self, settings: KubernetesSettings, client: kubernetes.client.ApiClient | None = None
