@@ -3,6 +3,8 @@
 - objects.py: every object, built by pure functions (the secure defaults are listed there);
 - events.py: what a starting pod says, as a progress message or a terminal failure;
 - watch.py: the informer (list + watch, bookmarks, re-list on 410) and the event feed;
+- client.py: the client, API failures as messages, a GET to a pod's Jupyter;
+- prepull.py: images on the nodes (a pre-pull DaemonSet per image, ready nodes);
 - backend.py: :class:`KubernetesBackend`, the shell over the client.
 
 How the gateway reaches a server: at ``<podIP>:8888`` over the cluster network, read from

@@ -20,39 +20,33 @@ import http.client
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import kubernetes.client
-import kubernetes.config
-import urllib3
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from ....common.env import ConfigError
-from ....jupyter.upstream import HEADER as GATEWAY_HEADER
 from ...kube_settings import KubernetesSettings
 from ...slugs import is_slug
 from ..base import ORPHAN_GRACE, Backend, BackendError, Server, ServerSpec
 from ..docker_spec import share_files
 from . import events
+from .client import address, age, api, as_json, connect, http_get, meta, request_body, unreachable
 from .objects import (
     GATEWAY_SECRET,
     JUPYTER_FILES,
     LABEL,
     PORT,
-    PREPULL,
     SERVER,
     installation_id,
     make_jupyter_configmap,
     make_pod,
-    make_prepull_daemonset,
     make_secret,
     pod_name,
-    prepull_name,
     selector,
 )
+from .prepull import PrePulls
 from .watch import EventFeed, Informer, list_raw
 
 log = logging.getLogger(__name__)
@@ -64,98 +58,7 @@ ANSWER_EVERY = 0.01  # once the container runs: how often to try Jupyter (as soc
 NO_UPSTREAM = "unix:/dev/null:"
 
 
-def connect(settings: KubernetesSettings) -> kubernetes.client.ApiClient:
-    """A client from the kubeconfig file, or in the cluster from the service account."""
-    configuration = kubernetes.client.Configuration()
-    try:
-        if settings.kubeconfig:
-            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=settings.kubeconfig, client_configuration=configuration
-            )
-        else:
-            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-    except (ConfigException, OSError, ValueError, TypeError) as error:
-        where = settings.kubeconfig or "the in-cluster service account"
-        raise ConfigError(
-            f"The kubernetes backend cannot use {where} ({error}); set NEXTPYTER_KUBE_CONFIG "
-            "to a kubeconfig file, or run the sidecar in the cluster with a service account"
-        ) from None
-    return kubernetes.client.ApiClient(configuration)
-
-
-def _said(error: ApiException) -> str:
-    try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason)
-    except (ValueError, AttributeError):
-        return str(error.reason)
-
-
-@contextlib.contextmanager
-def _api(passing: tuple[int, ...] = (404, 409)) -> Iterator[None]:
-    """API calls: an answer with a status in ``passing`` is the caller's to handle; every
-    other failure becomes a :class:`BackendError` a person can act on."""
-    try:
-        yield
-    except ApiException as error:
-        if error.status in passing:
-            raise
-        if error.status is None or error.status == 0:
-            raise BackendError(_unreachable(str(error.reason))) from None
-        raise BackendError(
-            f"The Kubernetes API refused ({error.status}): {_said(error)}. If it keeps "
-            "happening, ask your administrator to check the sidecar's Role."
-        ) from None
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise BackendError(_unreachable(str(error))) from None
-
-
-def _unreachable(detail: str) -> str:
-    return (
-        f"NextPyter cannot reach the Kubernetes API ({detail}). Try again in a minute; if it "
-        "keeps happening, ask your administrator to check the cluster."
-    )
-
-
-def _body(obj: dict[str, Any]) -> Any:
-    """An object of objects.py as a request body (the client sends a dict as it is)."""
-    return obj
-
-
-def _json(response: Any) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(response.data)
-    return body
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _age(obj: Mapping[str, Any], now: float) -> float:
-    stamp = str(_meta(obj).get("creationTimestamp") or "")
-    try:
-        return now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return float("inf")
-
-
-def _address(pod: Mapping[str, Any]) -> str:
-    ip = str((pod.get("status") or {}).get("podIP") or "")
-    return f"[{ip}]" if ":" in ip else ip
-
-
-def _get(host: str, path: str, timeout: float, secret: str = "") -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(host.strip("[]"), PORT, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={GATEWAY_HEADER: secret} if secret else {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-class KubernetesBackend(Backend):
+class KubernetesBackend(PrePulls, Backend):
     name = "kubernetes"
     uses_images = True
     node_pulls = True
@@ -181,10 +84,10 @@ class KubernetesBackend(Backend):
     # -- the cache -------------------------------------------------------------------------
     def _synced(self) -> None:
         if not self.pods.ensure(SYNC_TIMEOUT):
-            raise BackendError(_unreachable(self.pods.error or "no answer"))
+            raise BackendError(unreachable(self.pods.error or "no answer"))
 
     def _server(self, pod: Mapping[str, Any]) -> Server:
-        labels, notes = _meta(pod).get("labels") or {}, _meta(pod).get("annotations") or {}
+        labels, notes = meta(pod).get("labels") or {}, meta(pod).get("annotations") or {}
         try:
             created = float(labels.get(LABEL + "created", "0"))
         except ValueError:
@@ -200,7 +103,7 @@ class KubernetesBackend(Backend):
 
     @staticmethod
     def _alive(pod: Mapping[str, Any]) -> bool:
-        return not _meta(pod).get("deletionTimestamp") and events.from_pod(pod) is None
+        return not meta(pod).get("deletionTimestamp") and events.from_pod(pod) is None
 
     def _gone(self, name: str, timeout: float) -> bool:
         return (
@@ -223,7 +126,7 @@ class KubernetesBackend(Backend):
         return [
             self._server(p)
             for p in self.pods.objects()
-            if self._alive(p) and is_slug((_meta(p).get("labels") or {}).get(LABEL + "slug", ""))
+            if self._alive(p) and is_slug((meta(p).get("labels") or {}).get(LABEL + "slug", ""))
         ]
 
     def upstream(self, slug: str) -> str:
@@ -234,21 +137,21 @@ class KubernetesBackend(Backend):
         pod = self.pods.get(pod_name(slug))
         if pod is None or not events.is_running(pod):
             return NO_UPSTREAM
-        return f"{_address(pod)}:{PORT}"
+        return f"{address(pod)}:{PORT}"
 
     def _read_pod(self, name: str) -> dict[str, Any] | None:
         try:
-            with _api(passing=(404,)):
-                return _json(
+            with api(passing=(404,)):
+                return as_json(
                     self.core.read_namespaced_pod(name, self.namespace, _preload_content=False)
                 )
         except ApiException:
             return None
 
     def _check_ours(self, pod: Mapping[str, Any]) -> None:
-        if (_meta(pod).get("labels") or {}).get(LABEL + "installation") != self.installation:
+        if (meta(pod).get("labels") or {}).get(LABEL + "installation") != self.installation:
             raise BackendError(
-                f"A pod named {_meta(pod).get('name')} exists in the namespace {self.namespace} "
+                f"A pod named {meta(pod).get('name')} exists in the namespace {self.namespace} "
                 "but was not started by this NextPyter installation; ask your administrator "
                 "to remove it."
             )
@@ -257,7 +160,7 @@ class KubernetesBackend(Backend):
         call = getattr(self.core, f"delete_namespaced_{kind}")
         options = {} if grace is None else {"grace_period_seconds": grace}
         try:
-            with _api(passing=(404,)):
+            with api(passing=(404,)):
                 call(name, self.namespace, _preload_content=False, **options)
         except ApiException:
             return False
@@ -266,10 +169,10 @@ class KubernetesBackend(Backend):
     def _make_configmap(self) -> None:
         if self._configmap_made:
             return
-        with contextlib.suppress(ApiException), _api(passing=(409,)):
+        with contextlib.suppress(ApiException), api(passing=(409,)):
             # Named after its content and immutable: a 409 is the same files, made already.
             self.core.create_namespaced_config_map(
-                self.namespace, _body(self.configmap), _preload_content=False
+                self.namespace, request_body(self.configmap), _preload_content=False
             )
         self._configmap_made = True
 
@@ -277,13 +180,13 @@ class KubernetesBackend(Backend):
         body = make_secret(spec, self.installation)
         for _ in range(3):
             try:
-                with _api(passing=(409,)):
+                with api(passing=(409,)):
                     self.core.create_namespaced_secret(
-                        self.namespace, _body(body), _preload_content=False
+                        self.namespace, request_body(body), _preload_content=False
                     )
                 return
             except ApiException:  # left by a crash: made anew (the key may have changed)
-                with _api(passing=()):
+                with api(passing=()):
                     self._delete("secret", body["metadata"]["name"])
         raise BackendError("The server's Secret could not be made; open the notebook again.")
 
@@ -298,8 +201,8 @@ class KubernetesBackend(Backend):
                 self._check_ours(existing)
                 if self._alive(existing):
                     return self._server(existing)
-                if not _meta(existing).get("deletionTimestamp"):
-                    with _api(passing=()):
+                if not meta(existing).get("deletionTimestamp"):
+                    with api(passing=()):
                         self._delete("pod", name, grace=0)
                 self._gone(name, self.settings.stop_timeout + GONE_TIMEOUT)
                 continue
@@ -307,11 +210,11 @@ class KubernetesBackend(Backend):
             self._put_secret(spec)
             pod = make_pod(spec, self.settings, self.installation, self.configmap, time.time())
             try:
-                with _api(passing=(409,)):
+                with api(passing=(409,)):
                     made = self.core.create_namespaced_pod(
-                        self.namespace, _body(pod), _preload_content=False
+                        self.namespace, request_body(pod), _preload_content=False
                     )
-                return self._server(_json(made))
+                return self._server(as_json(made))
             except ApiException:
                 continue  # made by another start meanwhile: look at it again
         raise BackendError(
@@ -330,7 +233,7 @@ class KubernetesBackend(Backend):
         pod = pod or self._read_pod(name)  # made a moment ago: the cache may not have it yet
         if pod is None:
             raise BackendError("The server is not running.")
-        uid = _meta(pod).get("uid", "")
+        uid = meta(pod).get("uid", "")
         deadline = time.monotonic() + timeout
         said: list[dict[str, Any]] = []
 
@@ -347,7 +250,7 @@ class KubernetesBackend(Backend):
             if current is None:
                 return ("gone", None) if seen else None
             seen = True
-            if _meta(current).get("uid") != uid or _meta(current).get("deletionTimestamp"):
+            if meta(current).get("uid") != uid or meta(current).get("deletionTimestamp"):
                 return "gone", None
             failure = events.from_pod(current)
             if failure is not None:
@@ -399,10 +302,10 @@ class KubernetesBackend(Backend):
         """The container runs: one request must be answered (Jupyter binds a moment after it
         starts); try every ANSWER_EVERY s (as sockets.wait_answering does), passing on the
         events meanwhile, giving up if the pod fails."""
-        host = _address(pod)
+        host = address(pod)
         while True:
             try:
-                _get(host, f"/user/{slug}/api", max(0.1, min(2.0, deadline - time.monotonic())))
+                http_get(host, f"/user/{slug}/api", max(0.1, min(2.0, deadline - time.monotonic())))
                 return
             except (OSError, http.client.HTTPException):
                 pass  # not listening yet
@@ -427,7 +330,7 @@ class KubernetesBackend(Backend):
         if pod is None or not events.is_running(pod):
             return None
         try:
-            status, body = _get(_address(pod), f"/user/{slug}/api/status", 5.0, secret)
+            status, body = http_get(address(pod), f"/user/{slug}/api/status", 5.0, secret)
             if status != 200:
                 return None
             stamp = json.loads(body)["last_activity"]
@@ -440,7 +343,7 @@ class KubernetesBackend(Backend):
         once the API has let go of the pod's name."""
         self._synced()
         name = pod_name(slug)
-        with _api(passing=()):
+        with api(passing=()):
             existed = self._delete("pod", name, grace=self.settings.stop_timeout)
             self._delete("secret", name)
         if existed:
@@ -452,7 +355,7 @@ class KubernetesBackend(Backend):
         Failed and Succeeded pods, pods that cannot start, Pending pods whose start is no
         longer under way, Secrets without a pod, and Jupyter ConfigMaps no pod uses."""
         now = time.time()
-        with _api(passing=()):
+        with api(passing=()):
             pods = (
                 list_raw(
                     self.core.list_namespaced_pod,
@@ -463,24 +366,24 @@ class KubernetesBackend(Backend):
             )
         keep, used = set(), {self.configmap["metadata"]["name"]}
         for pod in pods:
-            slug = (_meta(pod).get("labels") or {}).get(LABEL + "slug", "")
+            slug = (meta(pod).get("labels") or {}).get(LABEL + "slug", "")
             for volume in (pod.get("spec") or {}).get("volumes") or []:
                 used.add(str((volume.get("configMap") or {}).get("name") or ""))
-            if not is_slug(slug) or _meta(pod).get("name") != pod_name(slug):
+            if not is_slug(slug) or meta(pod).get("name") != pod_name(slug):
                 continue
             if (
                 busy(slug)
-                or _meta(pod).get("deletionTimestamp")
+                or meta(pod).get("deletionTimestamp")
                 or events.is_running(pod)
-                or (self._alive(pod) and _age(pod, now) <= ORPHAN_GRACE)
+                or (self._alive(pod) and age(pod, now) <= ORPHAN_GRACE)
             ):
                 keep.add(slug)
             else:
-                with contextlib.suppress(BackendError), _api(passing=()):
+                with contextlib.suppress(BackendError), api(passing=()):
                     self._delete("pod", pod_name(slug), grace=0)
         for kind, component in (("secret", GATEWAY_SECRET), ("config_map", JUPYTER_FILES)):
             call = getattr(self.core, f"list_namespaced_{kind}")
-            with _api(passing=()):
+            with api(passing=()):
                 items = (
                     list_raw(
                         call,
@@ -490,54 +393,11 @@ class KubernetesBackend(Backend):
                     or []
                 )
             for item in items:
-                name = str(_meta(item).get("name") or "")
-                slug = (_meta(item).get("labels") or {}).get(LABEL + "slug", "")
-                if _age(item, now) <= ORPHAN_GRACE or name in used:
+                name = str(meta(item).get("name") or "")
+                slug = (meta(item).get("labels") or {}).get(LABEL + "slug", "")
+                if age(item, now) <= ORPHAN_GRACE or name in used:
                     continue
                 if kind == "secret" and (slug in keep or not is_slug(slug) or busy(slug)):
                     continue
-                with contextlib.suppress(BackendError), _api(passing=()):
+                with contextlib.suppress(BackendError), api(passing=()):
                     self._delete(kind, name)
-
-    # -- images on the nodes -----------------------------------------------------------------
-    def prepull(self, images: Sequence[str]) -> dict[str, dict[str, int] | None]:
-        """Have every node pull each image (a DaemonSet each); the report of image_report."""
-        for image in images:
-            body = make_prepull_daemonset(image, self.settings, self.installation)
-            try:
-                with _api(passing=(409,)):
-                    self.apps.create_namespaced_daemon_set(
-                        self.namespace, _body(body), _preload_content=False
-                    )
-            except ApiException:
-                with _api(passing=()):
-                    self.apps.patch_namespaced_daemon_set(
-                        prepull_name(image), self.namespace, _body(body), _preload_content=False
-                    )
-        return self.image_report(images)
-
-    def image_report(self, images: Sequence[str]) -> dict[str, dict[str, int] | None]:
-        """For each image: on how many nodes it is ready (its pre-pull pod ran the image)
-        of how many its DaemonSet should run on; None for one never pre-pulled."""
-        with _api(passing=()):
-            sets = (
-                list_raw(
-                    self.apps.list_namespaced_daemon_set,
-                    namespace=self.namespace,
-                    label_selector=selector(self.installation, PREPULL),
-                ).get("items")
-                or []
-            )
-        found = {str((_meta(s).get("annotations") or {}).get(LABEL + "image")): s for s in sets}
-        report: dict[str, dict[str, int] | None] = {}
-        for image in images:
-            status = (found[image].get("status") or {}) if image in found else None
-            report[image] = (
-                None
-                if status is None
-                else {
-                    "ready": int(status.get("numberReady") or 0),
-                    "nodes": int(status.get("desiredNumberScheduled") or 0),
-                }
-            )
-        return report
