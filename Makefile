@@ -17,7 +17,8 @@ RUN_DEBS := redis-server:redis-server nginx:nginx
 # docker-registry: the registry pagletto pulls from; ip (and tc) and iptables: the network
 # namespace that engine runs in, with its firewall.)
 TEST_DEBS := $(RUN_DEBS) chromium:chromium wrk:wrk php:php-cli phpunit:phpunit npm:npm node:nodejs \
-	dockerd:docker.io docker-registry:docker-registry docker-compose:docker-compose debootstrap:debootstrap ip:iproute2 iptables:iptables nsenter:util-linux
+	dockerd:docker.io docker-registry:docker-registry docker-compose:docker-compose debootstrap:debootstrap ip:iproute2 iptables:iptables nsenter:util-linux \
+	redis-sentinel:redis-sentinel
 # Installs, with apt, the packages of $(1) whose command is missing.
 define apt_ensure
 	@missing=""; for pair in $(1); do \

@@ -217,6 +217,94 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         values="`redis://`, `rediss://` or `unix://` URL",
     ),
     Setting(
+        "REDIS_SENTINELS",
+        "",
+        "Redis Sentinel: the sentinels to ask for the master (set with "
+        "`NEXTPYTER_REDIS_SENTINEL_SERVICE`); the sidecar and pagletto then follow a failover "
+        "by themselves and `NEXTPYTER_REDIS_URL` gives only the database number. What a "
+        "failover can lose: [architecture.md](architecture.md#redis-high-availability).",
+        kind="list",
+        services=BOTH,
+        shown="(none: one Redis at `NEXTPYTER_REDIS_URL`)",
+        values="comma-separated `host:port`",
+    ),
+    Setting(
+        "REDIS_SENTINEL_SERVICE",
+        "nextpyter",
+        "The master's name the sentinels monitor (`sentinel monitor <name> …`).",
+        services=BOTH,
+    ),
+    Setting(
+        "REDIS_PASSWORD",
+        "",
+        "The password of Redis (each master and replica), if `requirepass` is set and the URL "
+        "has none.",
+        kind="secret",
+        services=BOTH,
+        secret=True,
+        shown="(none)",
+    ),
+    Setting(
+        "REDIS_PASSWORD_FILE",
+        "",
+        "A file holding `NEXTPYTER_REDIS_PASSWORD` (a container secret).",
+        kind="path",
+        services=BOTH,
+        shown="(none)",
+        values="a readable file",
+    ),
+    Setting(
+        "REDIS_SENTINEL_PASSWORD",
+        "",
+        "The sentinels' password (`requirepass` in sentinel.conf), if they have one.",
+        kind="secret",
+        services=BOTH,
+        secret=True,
+        shown="(none)",
+    ),
+    Setting(
+        "REDIS_SENTINEL_PASSWORD_FILE",
+        "",
+        "A file holding `NEXTPYTER_REDIS_SENTINEL_PASSWORD` (a container secret).",
+        kind="path",
+        services=BOTH,
+        shown="(none)",
+        values="a readable file",
+    ),
+    Setting(
+        "REDIS_TLS",
+        "false",
+        "With sentinels: talk TLS to the sentinels and the master (without them, a "
+        "`rediss://` URL says so).",
+        kind="boolean",
+        services=BOTH,
+    ),
+    Setting(
+        "REDIS_TLS_CA_FILE",
+        "",
+        "The CA certificates (PEM) that Redis's TLS certificates are checked against "
+        "(the system's by default).",
+        kind="path",
+        services=BOTH,
+        shown="(system CAs)",
+    ),
+    Setting(
+        "REDIS_TLS_CERT_FILE",
+        "",
+        "A client certificate (PEM) for Redis's `tls-auth-clients`.",
+        kind="path",
+        services=BOTH,
+        shown="(none)",
+    ),
+    Setting(
+        "REDIS_TLS_KEY_FILE",
+        "",
+        "The client certificate's private key (PEM).",
+        kind="path",
+        services=BOTH,
+        shown="(none)",
+    ),
+    Setting(
         "BACKEND",
         "local",
         "Where servers run. `local`: processes on this machine (no isolation between users "
@@ -357,6 +445,35 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         services=(*BOTH, "compose"),
         values="`DEBUG`, `INFO`, `WARNING`, `ERROR` (any case)",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        "`text`: one line per record (time, pid, level, logger, message). `json`: one JSON "
+        "object per line (`time`, `level`, `logger`, `message`, `request_id`, `pid`, and "
+        "`exception`), for a log collector.",
+        kind="choice",
+        choices=("text", "json"),
+        services=BOTH,
+    ),
+    Setting(
+        "ADMIN_URL",
+        "",
+        "`nextpyter-admin`'s commands over the API (`sessions list`, `images`, `config`, "
+        "`cull`): the sidecar's URL (`--url`).",
+        services=("nextpyter-admin",),
+        shown="(none)",
+        values="http(s) URL",
+    ),
+    Setting(
+        "ADMIN_TOKEN_FILE",
+        "",
+        "`nextpyter-admin`'s commands over the API: a file holding an API token with the "
+        "`admin` scope (`--token-file`).",
+        kind="path",
+        services=("nextpyter-admin",),
+        shown="(none)",
+        values="a readable file",
     ),
     # -- the docker backend --------------------------------------------------------------
     Setting(
@@ -558,6 +675,16 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         section="pagletto",
         shown="`<hostname>-<pid>`",
         values="1-100 printable characters",
+    ),
+    Setting(
+        "PULL_METRICS_ADDR",
+        "",
+        "Where pagletto serves its Prometheus metrics (`/metrics`, unauthenticated: an "
+        "internal address only), as `host:port`; off when empty.",
+        services=PAGLETTO,
+        section="pagletto",
+        shown="(off)",
+        values="`host:port`",
     ),
     # -- the kubernetes backend (nextpyter/sidecar/kube_settings.py) ---------------------
     Setting(
