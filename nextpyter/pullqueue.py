@@ -69,6 +69,7 @@ ERROR_KINDS = (
     "engine",  # the engine failed
 )
 
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{8,64}")  # as nextpyter.common.jsonlog accepts
 STATE_TTL = 7 * 86400  # how long an image's last pull stays on record
 EVENTS_MAXLEN = 100
 DEAD_MAXLEN = 10_000
@@ -85,14 +86,19 @@ class Job:
     image: str
     requested_at: float
     requested_by: str
+    # The sidecar request that caused it (logged with the pull); absent from older entries.
+    request_id: str = ""
 
     def fields(self) -> dict[str, str]:
-        return {
+        fields = {
             "job": self.job,
             "image": self.image,
             "requested_at": f"{self.requested_at:.3f}",
             "requested_by": self.requested_by,
         }
+        if self.request_id:
+            fields["request_id"] = self.request_id
+        return fields
 
     @classmethod
     def parse(cls, fields: dict[str, str]) -> Job:
@@ -106,6 +112,7 @@ class Job:
             image=image,
             requested_at=float(fields.get("requested_at", "0")),
             requested_by=fields.get("requested_by", "")[:100],
+            request_id=rid if REQUEST_ID_RE.fullmatch(rid := fields.get("request_id", "")) else "",
         )
 
 
@@ -183,7 +190,8 @@ def ensure_group(client: redis.Redis) -> None:
 # Queue a pull of an image unless one is active; atomic, so that any number of
 # launches on any number of replicas make one job. An active state whose stream entry
 # is gone (trimmed or deleted by hand) no longer counts. With ARGV[7] = 1 (a follower
-# whose job seems lost) a pull that has ended is not queued again.
+# whose job seems lost) a pull that has ended is not queued again. ARGV[9]: the request
+# id that caused it (may be empty), a field of the entry that pagletto logs.
 _REQUEST = """
 -- The group, reading from the stream's start (as ensure_group makes it), if there is none.
 redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[8], '0', 'MKSTREAM')
@@ -198,7 +206,7 @@ if state == 'queued' or state == 'pulling' or state == 'retrying' then
   end
 end
 local entry = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1], 'image', ARGV[2],
-  'requested_at', ARGV[3], 'requested_by', ARGV[4])
+  'requested_at', ARGV[3], 'requested_by', ARGV[4], 'request_id', ARGV[9])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'image', ARGV[2], 'state', 'queued', 'job', ARGV[1],
   'entry', entry, 'done', 0, 'total', 0, 'percent', 0, 'queued_at', ARGV[3],
@@ -219,10 +227,15 @@ class Requested:
 
 
 def request_pull(
-    client: redis.Redis, image: str, requested_by: str, only_if_lost: bool = False
+    client: redis.Redis,
+    image: str,
+    requested_by: str,
+    only_if_lost: bool = False,
+    request_id: str = "",
 ) -> Requested:
     """Queue a pull of ``image`` (normalized here), or join the one that is active.
-    ``only_if_lost``: queue one only if the image's job is gone, not if it has ended."""
+    ``only_if_lost``: queue one only if the image's job is gone, not if it has ended.
+    ``request_id``: the request that caused it, for pagletto's log lines of the pull."""
     image = normalize_image(image)
     reply: Any = client.eval(
         _REQUEST,
@@ -238,6 +251,7 @@ def request_pull(
         EVENTS_MAXLEN,
         "1" if only_if_lost else "0",
         GROUP,
+        request_id if REQUEST_ID_RE.fullmatch(request_id) else "",
     )
     queued, job, entry = reply
     return Requested(image=image, job=str(job), entry=str(entry), queued=bool(int(queued)))

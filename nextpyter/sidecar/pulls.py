@@ -53,8 +53,8 @@ class Pulls:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
-    def request(self, image: str, requested_by: str) -> Requested:
-        return pullqueue.request_pull(self.client, image, requested_by)
+    def request(self, image: str, requested_by: str, request_id: str = "") -> Requested:
+        return pullqueue.request_pull(self.client, image, requested_by, request_id=request_id)
 
     def state(self, image: str) -> PullState | None:
         return pullqueue.read_state(self.client, pullqueue.normalize_image(image))
