@@ -25,6 +25,8 @@ from .. import pullqueue
 from ..common import logs
 from ..common.env import ConfigError
 from ..common.redis import connect
+from ..common.settings import text
+from . import metrics
 from .config import load_settings
 
 HEALTHY_WITHIN = 20.0  # workers say they run every 2 s, and every 10 s at most while pulling
@@ -74,14 +76,17 @@ def main(argv: list[str] | None = None) -> None:
     requeue.add_argument("entry", help="the dead letter's entry id (see `pagletto status`)")
     args = parser.parse_args(argv)
     try:
-        logs.configure(logs.level())
+        level = logs.level()
+        logs.log_format()
     except ConfigError as error:
         sys.exit(f"pagletto: {error}")
+    logs.configure(level)
     try:
         settings = load_settings()
+        client = connect(settings.redis_url)  # and the sentinels, passwords, TLS files
+        metrics_at = metrics.parse_address(text(os.environ, "PULL_METRICS_ADDR"))
     except ConfigError as error:
         sys.exit(f"pagletto: {error}")
-    client = connect(settings.redis_url)
     if args.command in ("status", "requeue", "health"):
         args.worker = settings.worker
         try:
@@ -103,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         stop.set()
 
+    try:
+        metrics.serve(metrics_at)
+    except OSError as error:
+        sys.exit(f"pagletto: NEXTPYTER_PULL_METRICS_ADDR: cannot listen there: {error}")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if settings.auth_file:

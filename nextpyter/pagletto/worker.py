@@ -37,8 +37,9 @@ import requests
 
 from .. import pullqueue
 from ..common.engine import EngineTooOld
+from ..common.jsonlog import REQUEST_ID
 from ..common.redis import ticking
-from . import stall
+from . import metrics, stall
 from .config import PullSettings
 from .errors import Lost, PullError, classify, registry_name
 from .progress import PUBLISH_EVERY, Progress
@@ -90,6 +91,7 @@ class Worker:
                 self.step(block=2.0)
                 pause = 0.5
             except (redis.RedisError, OSError) as error:
+                metrics.ERRORS.labels("redis").inc()
                 log.warning("Redis: %s; trying again in %.0f s", error, pause)
                 stop.wait(pause)
                 pause = min(pause * 2, 10.0)
@@ -154,8 +156,26 @@ class Worker:
             job = pullqueue.Job.parse(fields)
         except ValueError as error:
             log.error("entry %s is not a pull job (%s); dead-lettered", entry, error)
+            metrics.ERRORS.labels("malformed").inc()
             self._give_up(entry, fields, None, "malformed", f"Not a pull job: {error}", deliveries)
             return
+        # The request that asked for it is in every line logged while this job is handled.
+        token = REQUEST_ID.set(job.request_id or "-")
+        metrics.BUSY.set(1)
+        began = time.monotonic()
+        state = "failed"
+        try:
+            state = self._handle_job(entry, fields, job, deliveries)
+        finally:
+            metrics.BUSY.set(0)
+            metrics.PULLS.labels(state).inc()
+            metrics.PULL_SECONDS.labels(state).observe(time.monotonic() - began)
+            REQUEST_ID.reset(token)
+
+    def _handle_job(
+        self, entry: str, fields: dict[str, str], job: pullqueue.Job, deliveries: int
+    ) -> str:
+        """One job's course; how it ended (done, failed, retrying, lost)."""
         if deliveries > self.settings.max_deliveries:
             state = pullqueue.read_state(self.redis, job.image)
             last = state.error if state and state.entry == entry and state.error else ""
@@ -169,9 +189,16 @@ class Worker:
                 + ". Ask your administrator to look at pagletto's log."
             )
             kind = (state.error_kind if state and last else "") or "worker-lost"
+            metrics.ERRORS.labels(kind).inc()
             self._give_up(entry, fields, job, kind, message, deliveries)
-            return
-        log.info("pulling %s (job %s, delivery %d)", job.image, job.job, deliveries)
+            return "failed"
+        log.info(
+            "pulling %s (job %s, delivery %d, request %s)",
+            job.image,
+            job.job,
+            deliveries,
+            job.request_id or "-",
+        )
         now = time.time()
         self._state(
             job.image,
@@ -189,17 +216,20 @@ class Worker:
                 self._pull_with_retries(job, entry, lost)
         except Lost:
             log.warning("another worker took over the pull of %s", job.image)
+            return "lost"
         except PullError as error:
+            metrics.ERRORS.labels(error.kind).inc()
             if error.transient:
                 # Left pending, unacknowledged: taken over after claim_idle, by any worker.
                 log.warning("pull of %s failed, will be tried again: %s", job.image, error)
                 self._retrying(job.image, entry, error)
-            else:
-                log.warning("pull of %s failed: %s", job.image, error)
-                self._give_up(entry, fields, job, error.kind, str(error), deliveries)
-        else:
-            log.info("pulled %s", job.image)
-            self._finish(job, entry)
+                return "retrying"
+            log.warning("pull of %s failed: %s", job.image, error)
+            self._give_up(entry, fields, job, error.kind, str(error), deliveries)
+            return "failed"
+        log.info("pulled %s", job.image)
+        self._finish(job, entry)
+        return "done"
 
     def _finish(self, job: pullqueue.Job, entry: str) -> None:
         """Record the pull as done and acknowledge it, waiting for Redis if it is away (the

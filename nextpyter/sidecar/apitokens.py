@@ -23,6 +23,7 @@ from ..common import keys
 SCOPES = {
     "sessions:read": "see any user's server",
     "sessions:write": "launch and stop any user's server",
+    "metrics": "read the Prometheus metrics (/metrics)",
     "admin": "everything, including listing all servers and managing API tokens",
 }
 TOKEN_RE = re.compile(r"npt_([a-z0-9]{12})_([A-Za-z0-9_-]{43})")

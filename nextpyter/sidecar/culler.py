@@ -2,10 +2,16 @@
 
 Every worker of every replica runs one culler thread, but a Redis lock lets only
 one of them cull in each interval. Limits come from the run-time settings
-(``idle_timeout``, ``max_lifetime``; 0 turns a limit off). Idleness is what the
-Jupyter server itself reports as its last activity (kernels and API requests);
-a server that is still starting, or whose user is being launched right now, is
-left alone. Each pass also runs the backend's reconcile (as a worker does at start).
+(``idle_timeout``, a profile's own ``idle_timeout``, ``busy_timeout``, ``max_lifetime``;
+0 turns a limit off). Idleness is read from the server's kernels and terminals, not from
+its own last activity, which an idle open tab keeps moving: a busy kernel keeps its server
+(cullrules.py, runtime/activity.py, docs/culling.md). Why a server was stopped is
+recorded for the user's next launch and the dashboard (usage.record_stop). A server
+that is still starting, or whose user is being launched right now, is left alone. Each pass also runs the backend's reconcile (as a worker does at start).
+
+When Redis or the runtime is down, a pass is skipped and said so once, and the return
+is logged (outages.py); :meth:`Culler.plan` says what a pass would stop now, and why,
+without stopping anything (``GET /api/v1/cull``, ``nextpyter-admin cull --dry-run``).
 """
 
 from __future__ import annotations
@@ -18,10 +24,14 @@ import time
 import redis
 
 from ..common import keys
+from . import cullrules, metrics
 from .dynconfig import ConfigStore, RuntimeConfig
-from .runtime import Backend, Server
+from .outages import Outage, runtime_name
+from .runtime import Backend, BackendError, Server
+from .runtime.activity import Probes
 from .sessions import upstream_secret
 from .store import last_launched, renewing, spawn_lock, spawn_locked
+from .usage import record_stop
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +46,13 @@ class Culler:
         self.secret_key = secret_key
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.outage = Outage(log, "culling")
 
     def cull_once(self, now: float | None = None) -> list[tuple[str, str]]:
         """One pass; returns ``(slug, reason)`` for each server stopped."""
         now = time.time() if now is None else now
         config = self.config.get()
-        if not config.idle_timeout and not config.max_lifetime:
+        if not cullrules.any_limit(config):
             return []
         culled = []
         for listed in self.backend.list():
@@ -51,43 +62,83 @@ class Culler:
             if not lock.acquire(blocking=False):
                 continue  # a launch for this user is under way
             try:
-                reason = self._reason(self.backend.status(listed.slug), config, now)
+                kind, reason = self._reason(self.backend.status(listed.slug), config, now)
                 if reason:
                     with renewing(lock):
                         self.backend.stop(listed.slug)
                     log.info("stopped the server of %s: %s", listed.slug, reason)
+                    record_stop(self.client, listed.slug, kind, reason)  # busy: usage.REASONS
+                    metrics.count(metrics.CULLS, kind)
                     culled.append((listed.slug, reason))
             finally:
                 with contextlib.suppress(redis.RedisError):
                     lock.release()
         return culled
 
-    def _reason(self, server: Server | None, config: RuntimeConfig, now: float) -> str:
-        """Why ``server`` should stop now, or "" if it should not."""
-        if server is None or server.state != "running":
-            return ""
-        if config.max_lifetime and now - server.created > config.max_lifetime:
-            return f"ran longer than {config.max_lifetime} s"
-        if config.idle_timeout:
-            used = self.backend.activity(server.slug, upstream_secret(self.secret_key, server.slug))
-            if used is None:
-                return ""  # it does not say: leave it
-            last = max(used, last_launched(self.client, server.slug) or 0.0)
-            if now - last > config.idle_timeout:
-                return f"idle for more than {config.idle_timeout} s"
-        return ""
+    def plan(self, now: float | None = None) -> list[dict[str, object]]:
+        """What a pass would stop now, and why, stopping nothing: each server that would go
+        (``user``, ``slug``, ``reason``, ``kind``: idle or lifetime, and ``busy`` if a
+        launch holds the user's lock, so this pass would leave it)."""
+        now = time.time() if now is None else now
+        config = self.config.get()
+        if not cullrules.any_limit(config):
+            return []
+        out: list[dict[str, object]] = []
+        for server in self.backend.list():
+            kind, reason = self._reason(server, config, now)
+            if reason:
+                busy = spawn_locked(self.client, server.slug)
+                out.append(
+                    {
+                        "user": server.user_id,
+                        "slug": server.slug,
+                        "reason": reason,
+                        "kind": kind,
+                        "busy": busy,
+                    }
+                )
+        return out
+
+    def _reason(self, server: Server | None, config: RuntimeConfig, now: float) -> tuple[str, str]:
+        """Why ``server`` should stop now (its kind: idle, busy or lifetime, and the words),
+        or ("", "") if it should not (the rules: cullrules.py)."""
+        if server is None:
+            return "", ""
+        slug, secret = server.slug, upstream_secret(self.secret_key, server.slug)
+        probe = self.backend.probe if isinstance(self.backend, Probes) else (lambda s, k: None)
+        return cullrules.decide(
+            server,
+            config,
+            now,
+            last_launched(self.client, slug) or 0.0,
+            lambda: probe(slug, secret),
+            lambda: self.backend.activity(slug, secret),
+        )
 
     def run(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            try:
-                lock = self.client.lock(keys.CULLER_LOCK, timeout=interval * 0.9)
-                if lock.acquire(blocking=False):  # held until it expires: once per interval
-                    # Adopt and clean up as at start too, so an orphan (a process of a
-                    # crashed launch) never outlives a culler interval.
-                    self.backend.reconcile(lambda slug: spawn_locked(self.client, slug))
-                    self.cull_once()
-            except Exception:
-                log.exception("culling failed; trying again in %s s", interval)
+            self.pass_once(interval)
+
+    def pass_once(self, interval: float) -> None:
+        """One interval's pass (if this worker wins the culler lock): reconcile, cull. Redis
+        or the runtime down skips it, said once until it is back."""
+        try:
+            lock = self.client.lock(keys.CULLER_LOCK, timeout=interval * 0.9)
+            if lock.acquire(blocking=False):  # held until it expires: once per interval
+                # Adopt and clean up as at start too, so an orphan (a process of a
+                # crashed launch) never outlives a culler interval.
+                self.backend.reconcile(lambda slug: spawn_locked(self.client, slug))
+                self.cull_once()
+            self.outage.ok()
+        except redis.RedisError as error:
+            metrics.safely(lambda: metrics.REDIS_ERRORS.labels("culler").inc())
+            self.outage.failed("Redis", error, interval)
+        except BackendError as error:
+            name = self.backend.name
+            metrics.safely(lambda: metrics.ENGINE_ERRORS.labels(name, "culler").inc())
+            self.outage.failed(runtime_name(name), error, interval)
+        except Exception:
+            log.exception("culling failed; trying again in %s s", interval)
 
     def start(self, interval: float) -> threading.Thread:
         self._thread = threading.Thread(

@@ -9,6 +9,7 @@ stream. The progress page and the API follow that stream.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import secrets
 import threading
@@ -21,7 +22,8 @@ from urllib.parse import quote
 import redis
 
 from .. import pullqueue
-from . import progress
+from ..common.jsonlog import REQUEST_ID
+from . import metrics, progress
 from .dynconfig import ConfigStore, Profile, RuntimeConfig
 from .paths import PathRejected, user_files_dir
 from .problems import Problem
@@ -126,23 +128,29 @@ class Launcher:
         lock = spawn_lock(self.client, slug)
         if lock.acquire(blocking=False):
             try:
-                try:
-                    server = self.backend.status(slug)
-                except BackendError:
-                    server = None  # the launch thread meets it too, and reports it
+                # The runtime down: 503 with Retry-After now, not a launch that fails later.
+                server = self.backend.status(slug)
                 if server is not None and server.state == "running":
                     message = _running(server, profile)
                     self.events.publish(
                         launch.id, progress.READY, message, url=url, percent=progress.DONE
                     )
+                    self._count("reused")
                     return launch
             finally:
                 with contextlib.suppress(redis.RedisError):
                     lock.release()
+        # The thread runs in a copy of this request's context: its log lines, and the pull
+        # it may ask for, carry the request's id.
+        context = contextvars.copy_context()
         threading.Thread(
-            target=self._run, args=(launch, spec), name=f"launch-{slug}", daemon=True
+            target=context.run, args=(self._run, launch, spec), name=f"launch-{slug}", daemon=True
         ).start()
         return launch
+
+    def _count(self, outcome: str) -> None:
+        backend = self.backend.name
+        metrics.safely(lambda: metrics.LAUNCHES.labels(outcome, backend).inc())
 
     def images(self, runtime: RuntimeConfig | None = None) -> tuple[str, tuple[str, ...]]:
         """The default image and the allowed ones: the administrator's run-time settings,
@@ -181,8 +189,15 @@ class Launcher:
         )
 
     def _run(self, launch: Launch, spec: ServerSpec) -> None:
+        with metrics.Timer("total"):
+            state = self._run_timed(launch, spec)
+        self._count(state)
+
+    def _run_timed(self, launch: Launch, spec: ServerSpec) -> str:
+        """The launch under the user's lock; its last state (ready or failed)."""
         publish = self.events.publish
         lock = spawn_lock(self.client, spec.slug)
+        began = time.monotonic()
         try:
             if not lock.acquire(blocking=False):
                 # Another launch (which may wait for a long pull) holds it: say so now and
@@ -203,11 +218,15 @@ class Launcher:
                             "Another launch of your server is still running. Try again in a "
                             "minute.",
                         )
-                        return
+                        return progress.FAILED
         except redis.RedisError as error:
             log.error("spawn lock for %s: %s", spec.slug, error)
-            publish(launch.id, progress.FAILED, StateUnavailable.MESSAGE)
-            return
+            metrics.safely(lambda: metrics.REDIS_ERRORS.labels("launch").inc())
+            with contextlib.suppress(redis.RedisError):
+                publish(launch.id, progress.FAILED, StateUnavailable.MESSAGE)
+            return progress.FAILED
+        waited = time.monotonic() - began
+        metrics.safely(lambda: metrics.LAUNCH_SECONDS.labels("lock").observe(waited))
         # The last event goes out after the lock is released: whoever hears "ready" or
         # "failed" (a browser, a stop, the culler) finds the user's lock free.
         try:
@@ -216,7 +235,12 @@ class Launcher:
         finally:
             with contextlib.suppress(redis.RedisError):
                 lock.release()  # if it expired or Redis is gone, it frees itself
-        publish(launch.id, **last)
+        try:
+            publish(launch.id, **last)
+        except redis.RedisError as error:  # the follower's stream ends with its own message
+            log.error("the last event of the launch of %s was lost: %s", spec.slug, error)
+            metrics.safely(lambda: metrics.REDIS_ERRORS.labels("launch").inc())
+        return str(last["state"])
 
     def _start(self, launch: Launch, spec: ServerSpec) -> dict[str, Any]:
         """Start or reuse the server (under the user's lock); the launch's last event."""
@@ -230,7 +254,8 @@ class Launcher:
             pulled = False
             if server is None:
                 if spec.image and not self.backend.has_image(spec.image):
-                    self._pull(launch, spec.image)
+                    with metrics.Timer("pull"):
+                        self._pull(launch, spec.image)
                     pulled = True
                 publish(
                     launch.id,
@@ -238,14 +263,21 @@ class Launcher:
                     "Starting your Jupyter server",
                     percent=progress.starting_server(pulled),
                 )
-                server = self.backend.start(spec)
+                with metrics.Timer("start"):
+                    server = self.backend.start(spec)
             publish(
                 launch.id,
                 progress.STARTING,
                 "Waiting for Jupyter to answer",
                 percent=progress.waiting_for_jupyter(pulled),
             )
-            server = self.backend.wait_ready(spec.slug, self.start_timeout)
+            percent = progress.waiting_for_jupyter(pulled)
+
+            def said(message: str) -> None:  # what the runtime says meanwhile (pod events)
+                publish(launch.id, progress.STARTING, message, percent=percent)
+
+            with metrics.Timer("ready"):
+                server = self.backend.wait_ready(spec.slug, self.start_timeout, said)
             return {
                 "state": progress.READY,
                 "message": _running(server, spec.profile),
@@ -254,6 +286,11 @@ class Launcher:
             }
         except (BackendError, PathRejected, StateUnavailable) as error:
             log.warning("launch of %s failed: %s", spec.slug, error)
+            if isinstance(error, StateUnavailable):
+                metrics.safely(lambda: metrics.REDIS_ERRORS.labels("launch").inc())
+            elif isinstance(error, BackendError):
+                name = self.backend.name
+                metrics.safely(lambda: metrics.ENGINE_ERRORS.labels(name, "launch").inc())
             try:
                 self.backend.stop(spec.slug)
             except Exception:  # the failure is reported below; the culler cleans up later
@@ -272,12 +309,19 @@ class Launcher:
         on: the launch's percentage goes from progress.PULL_FIRST to progress.PULL_LAST while
         the image downloads."""
         try:
-            requested = self.pulls.request(image, f"launch:{launch.slug}")
+            requested = self.pulls.request(image, f"launch:{launch.slug}", REQUEST_ID.get())
         except redis.RedisError as error:
             log.error("queueing the pull of %s: %s", image, error)
             raise StateUnavailable() from None
+        queued = "true" if requested.queued else "false"
+        metrics.safely(lambda: metrics.PULL_REQUESTS.labels("launch", queued).inc())
+        log.info(
+            "pull of %s: job %s (%s)", image, requested.job, "new" if requested.queued else "joined"
+        )
         try:
             for state in self.pulls.follow(requested, self.pull_timeout):
+                if state.state in pullqueue.FINAL:
+                    metrics.count(metrics.PULLS, state.state)
                 if state.state == pullqueue.FAILED:
                     raise BackendError(state.error or f"The pull of {image} failed.")
                 pull = {

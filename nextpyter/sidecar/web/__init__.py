@@ -8,9 +8,10 @@ They share one blueprint, :data:`api`, so that every endpoint keeps its name
 ``/internal``), devlauncher.py (``/dev/open``, development only), signin.py (sign-in with
 an OpenID Connect provider or Nextcloud, sign-out, ``/hub/…``; an admin's revocation of a
 user's sessions, in the API), dashboard.py (the user's dashboard, ``/hub/``); and what the
-views
-share: bearer.py (API and admin tokens, scopes), origins.py (same-origin checks),
-problems.py (errors as RFC 9457 problem details). :func:`register` puts it all on an app.
+views share: bearer.py (API and admin tokens, scopes), origins.py (same-origin checks),
+problems.py (errors as RFC 9457 problem details), outages.py (503 with Retry-After when
+Redis or the runtime is down); metrics.py (``/metrics``, Prometheus) and requests.py (the
+request id). :func:`register` puts it all on an app.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ def register(app: Flask) -> None:
     from . import (  # noqa: F401
         admin,
         authorize,
+        cull,
         dashboard,
         devlauncher,
         health,
         launch,
+        metrics,
+        outages,
         problems,
+        requests,
         sessions,
         signin,
     )
@@ -40,4 +45,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(devlauncher.pages)
     app.register_blueprint(signin.pages)
     app.register_blueprint(dashboard.pages)
+    app.register_blueprint(metrics.pages)
     problems.register(app)
+    outages.register(app)  # after problems: its Redis and runtime answers replace theirs
+    requests.register(app)
