@@ -22,7 +22,8 @@ def serve_main(argv: list[str] | None = None) -> None:
     from gunicorn.app.base import BaseApplication
     from gunicorn.glogging import Logger
 
-    from . import lifecycle
+    from ..common.redis import options as redis_options
+    from .metrics_setup import child_exit, metrics_dir
 
     parser = argparse.ArgumentParser(prog="nextpyter-sidecar", description=serve_main.__doc__)
     parser.add_argument(
@@ -40,10 +41,13 @@ def serve_main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         level = logs.level()
+        logs.log_format()
         load_settings()  # fail here, once, with the variable's name, not in every worker
+        redis_options()
     except ConfigError as error:
         sys.exit(f"nextpyter-sidecar: configuration error: {error}")
     logs.configure(level)  # the master's, and (forked) every worker's
+    metrics_dir()  # before prometheus_client is imported, in the master and every worker
 
     class SidecarLogger(Logger):  # type: ignore[misc]
         """gunicorn's error log (and access log, when on) in NextPyter's line format."""
@@ -51,6 +55,12 @@ def serve_main(argv: list[str] | None = None) -> None:
         error_fmt = logs.FORMAT
         datefmt = None
         access_fmt = logs.FORMAT
+
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            logs.adopt(self.error_log, self.access_log)  # JSON lines, redaction
+
+    from . import lifecycle
 
     class Sidecar(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -68,6 +78,8 @@ def serve_main(argv: list[str] | None = None) -> None:
                 "logger_class": SidecarLogger,
                 # Each worker, once it has its app: reconcile, start the culler.
                 "post_worker_init": lifecycle.post_worker_init,
+                # A worker gone: its live metrics go with it (its counts stay).
+                "child_exit": child_exit,
                 # gunicorn 27's control socket lives in $HOME; the sidecar does not use it.
                 "control_socket_disable": True,
             }
@@ -185,7 +197,14 @@ def _token_revoke(args: argparse.Namespace) -> None:
 
 
 def _admin_parser() -> argparse.ArgumentParser:
+    from . import admin_client
+
     parser = argparse.ArgumentParser(prog="nextpyter-admin", description="NextPyter administration")
+    admin_client.add_options(
+        parser,
+        url=os.environ.get("NEXTPYTER_ADMIN_URL", ""),
+        token_file=os.environ.get("NEXTPYTER_ADMIN_TOKEN_FILE", ""),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     keygen = sub.add_parser("dev-keygen", help="make a development signing key and its JWKS")
@@ -204,7 +223,10 @@ def _admin_parser() -> argparse.ArgumentParser:
     mint.add_argument("--lifetime", type=int, default=60)
     mint.set_defaults(func=_mint_token)
 
-    sub.add_parser("sessions", help="list running servers").set_defaults(func=_sessions)
+    sessions = sub.add_parser(
+        "sessions", help="list running servers (here; `sessions list|stop` over the API)"
+    )
+    sessions.set_defaults(func=_sessions)
     stop = sub.add_parser("stop", help="stop a user's server")
     stop.add_argument("user")
     stop.set_defaults(func=_stop)
@@ -234,6 +256,7 @@ def _admin_parser() -> argparse.ArgumentParser:
     health.add_argument("--url", default="http://127.0.0.1:8000/api/v1/health")
     health.add_argument("--timeout", type=float, default=4.0)
     health.set_defaults(func=_health)
+    admin_client.add_commands(sub, sessions)  # over the REST API: --url, --token-file
     return parser
 
 
