@@ -10,15 +10,33 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
-from flask import Blueprint, Response
+from flask import Blueprint, Response, g
 
 from ... import pullqueue
 from .. import metrics
 from ..services import services
 from . import api
+from .authorize import authorize
 from .bearer import require_scope
 
 pages = Blueprint("metrics", __name__)
+
+
+# The gateway's checks, timed and counted by answer (on the authorizer's blueprint, before
+# its first registration: this module is imported first, by web.register).
+@authorize.before_request
+def _authorize_began() -> None:
+    g.authorize_began = time.perf_counter()
+
+
+@authorize.after_request
+def _authorize_counted(response: Response) -> Response:
+    began = g.pop("authorize_began", None)
+    if began is not None:
+        spent = time.perf_counter() - began
+        metrics.safely(lambda: metrics.AUTHORIZE_SECONDS.observe(spent))
+        metrics.count(metrics.AUTHORIZE, str(response.status_code))
+    return response
 
 
 def _servers() -> Iterator[tuple[str, str, int]]:
