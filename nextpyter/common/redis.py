@@ -26,6 +26,7 @@ from redis.connection import parse_url
 from redis.sentinel import Sentinel
 
 from .env import PREFIX, ConfigError
+from .jsonlog import never_log
 from .settings import boolean, secret, text
 
 READ_TIMEOUT = 45.0  # longer than any blocking command we send
@@ -130,6 +131,7 @@ def connect(url: str, env: Mapping[str, str] | None = None) -> redis.Redis:
     default) of the master the sentinels name, following its failovers. No I/O: the
     connection is made at the first command."""
     opts = options(env)
+    never_log(opts.password, opts.sentinel_password)
     # A reply may take as long as the longest blocking read (the progress stream's XREAD
     # blocks up to 15 s); redis-py 8's default of 5 s would cut it.
     common: dict[str, Any] = {

@@ -192,6 +192,7 @@ class Launcher:
         with metrics.Timer("total"):
             state = self._run_timed(launch, spec)
         self._count(state)
+        log.info("launch of %s: %s", spec.slug, state)
 
     def _run_timed(self, launch: Launch, spec: ServerSpec) -> str:
         """The launch under the user's lock; its last state (ready or failed)."""
