@@ -33,6 +33,7 @@ from devtools.netns import throttled
 from devtools.registry import Registry, push, pushed_image, start_registry
 from devtools.services import CACHE
 from nextpyter import pullqueue
+from nextpyter.common.keys import pull_state
 from nextpyter.sidecar.dynconfig import CONFIG_KEY
 from nextpyter.sidecar.signing import mint_admin_token
 from tests.support.docker import docker_env, make_user
@@ -107,7 +108,7 @@ def rclient(redis_service: Any) -> Iterator[redis_lib.Redis]:
 
     def clean() -> None:
         keys = [pullqueue.STREAM, pullqueue.DEAD_STREAM, pullqueue.WORKERS, CONFIG_KEY]
-        keys += list(client.scan_iter(f"{pullqueue.PREFIX}pull:*"))
+        keys += list(client.scan_iter(pull_state("*")))
         client.delete(*keys)
 
     clean()
