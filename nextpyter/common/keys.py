@@ -14,6 +14,8 @@ CONFIG = PREFIX + "config"
 API_TOKENS = PREFIX + "apitokens"
 # The culler's lock: one pass at a time across replicas.
 CULLER_LOCK = PREFIX + "culler"
+# Who holds which GPU: a hash of slug -> JSON {"gpus": [...], "shared": bool} (gpus.py).
+GPUS = PREFIX + "gpus"
 
 # The pull queue (see nextpyter.pullqueue): the job stream, its dead letters, the workers.
 PULL_STREAM = PREFIX + "pulls"

@@ -30,6 +30,8 @@ class Profile:
     memory: str = "2g"
     gpu: int = 0
     pids: int = 1024  # processes and threads together, kernels included
+    idle_timeout: int = 0  # seconds; 0: the settings' idle_timeout applies
+    gpu_shared: bool = False  # its servers may share GPUs (docker/local GPU bookkeeping)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class RuntimeConfig:
     allowed_images: tuple[str, ...] = ()
     idle_timeout: int = 0  # seconds; 0: never culled for idleness
     max_lifetime: int = 0  # seconds; 0: no limit
+    # seconds a server with a busy kernel may go without any other activity; 0: a busy
+    # kernel keeps its server however long it runs (see docs/culling.md)
+    busy_timeout: int = 0
+
+    def idle_timeout_of(self, profile: str) -> int:
+        """The idle timeout for servers of ``profile``: its own, else the global one."""
+        own = self.profiles[profile].idle_timeout if profile in self.profiles else 0
+        return own or self.idle_timeout
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
@@ -51,10 +61,10 @@ def _bad(detail: str) -> Problem:
     return Problem(400, "config-invalid", "Invalid settings", detail)
 
 
-def _seconds(body: dict[str, Any], name: str) -> int:
+def _seconds(body: dict[str, Any], name: str, where: str = "") -> int:
     value = body.get(name, 0)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 365 * 86400:
-        raise _bad(f"'{name}' must be a whole number of seconds from 0 (off) to one year.")
+        raise _bad(f"{where}'{name}' must be a whole number of seconds from 0 (off) to one year.")
     return value
 
 
@@ -81,7 +91,11 @@ def parse(body: object) -> RuntimeConfig:
             raise _bad(f"Profile {name!r}: gpu must be a whole number from 0 to 16.")
         if not isinstance(pids, int) or isinstance(pids, bool) or not 64 <= pids <= 1_000_000:
             raise _bad(f"Profile {name!r}: pids must be a whole number from 64 to 1000000.")
-        profiles[name] = Profile(float(cpu), memory.lower(), gpu, pids)
+        shared = spec.get("gpu_shared", False)
+        if not isinstance(shared, bool):
+            raise _bad(f"Profile {name!r}: gpu_shared must be true or false.")
+        idle = _seconds(spec, "idle_timeout", f"Profile {name!r}: ")
+        profiles[name] = Profile(float(cpu), memory.lower(), gpu, pids, idle, shared)
     default = body.get("default_profile", next(iter(profiles)))
     if not isinstance(default, str) or default not in profiles:
         raise _bad(f"'default_profile' must name one of the profiles ({', '.join(profiles)}).")
@@ -98,6 +112,7 @@ def parse(body: object) -> RuntimeConfig:
         allowed_images=tuple(images),
         idle_timeout=_seconds(body, "idle_timeout"),
         max_lifetime=_seconds(body, "max_lifetime"),
+        busy_timeout=_seconds(body, "busy_timeout"),
     )
 
 

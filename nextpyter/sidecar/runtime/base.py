@@ -33,6 +33,9 @@ class ServerSpec:
     memory: str = "2g"
     pids: int = 1024
     gpu: int = 0
+    # The GPUs assigned to it (device indices or UUIDs; gpus.py), when the sidecar keeps an
+    # inventory; without one, ``gpu`` is a count the runtime picks devices for.
+    gpu_ids: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -49,6 +52,7 @@ class Server:
     state: str  # "starting" | "running"
     created: float
     detail: str = ""
+    gpus: tuple[str, ...] = ()  # the GPUs assigned to it (docker and local; gpus.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

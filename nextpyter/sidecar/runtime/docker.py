@@ -285,6 +285,7 @@ class DockerBackend(SocketDirs, Backend):
             state="running" if ready else "starting",
             created=created,
             detail=labels.get(LABEL + "image", ""),
+            gpus=tuple(g for g in labels.get(LABEL + "gpus", "").split(",") if g),
         )
 
     def _remove(self, container: Container) -> None:

@@ -111,7 +111,14 @@ def build_container_spec(
         "network_mode": settings.network if settings.outbound else "none",
         "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
     }
-    if spec.gpu:
+    if spec.gpu_ids:
+        # The devices the sidecar assigned (gpus.py); the label is how a restarted sidecar
+        # rebuilds the assignment from the engine.
+        arguments["labels"][LABEL + "gpus"] = ",".join(spec.gpu_ids)
+        arguments["device_requests"] = [
+            DeviceRequest(device_ids=list(spec.gpu_ids), capabilities=[["gpu"]])
+        ]
+    elif spec.gpu:  # no inventory (NEXTPYTER_GPUS unset): the engine picks, nothing kept
         arguments["device_requests"] = [DeviceRequest(count=spec.gpu, capabilities=[["gpu"]])]
     return arguments
 

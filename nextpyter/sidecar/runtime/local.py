@@ -109,6 +109,8 @@ def build_process_spec(
         "PYTHONUNBUFFERED": "1",
         MARKER: marker,
     }
+    if spec.gpu_ids:  # the GPUs the sidecar assigned (gpus.py); CUDA sees only these
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)
     command = [
         python, "-m", "jupyter_server",
         f"--config={CONFIG_FILE}",
@@ -156,6 +158,7 @@ class LocalBackend(SocketDirs, Backend):
             profile=state["profile"],
             state="running" if ready else "starting",
             created=state["created"],
+            gpus=tuple(state.get("gpus", ())),
         )
 
     def _live_state(self, slug: str) -> dict[str, Any] | None:
@@ -219,6 +222,7 @@ class LocalBackend(SocketDirs, Backend):
             "user_id": spec.user_id,
             "profile": spec.profile,
             "created": time.time(),
+            "gpus": list(spec.gpu_ids),
         }
         self._write_state(spec.slug, state)
         return self._server(spec.slug, state)

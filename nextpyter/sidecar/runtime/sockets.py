@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ...jupyter.upstream import HEADER as GATEWAY_HEADER
 from ..slugs import is_slug
+from . import activity
 from .base import BackendError
 
 # What a server's directory holds: the socket it listens on, and the secret it is handed
@@ -51,6 +52,11 @@ class SocketDirs:
 
     def upstream(self, slug: str) -> str:
         return f"unix:{self.socket_path(slug)}:"
+
+    def probe(self, slug: str, secret: str) -> activity.Activity | None:
+        """The server's kernels and terminals, for the culler (see runtime/activity.py)."""
+        sock = self.socket_path(slug)
+        return activity.read(lambda path: get_over_socket(sock, f"/user/{slug}{path}", 5.0, secret))
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
