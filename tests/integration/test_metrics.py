@@ -138,8 +138,9 @@ def test_metrics_count_launches_culls_checks_and_pulls_across_workers(
     )
     assert saved.ok, saved.text
     wait_until(lambda: not stack.backend.list(), timeout=30)
+    # (counted just after each stop)
+    wait_until(lambda: _total(scrape(), "nextpyter_culls_total", reason="lifetime") >= 2)
     culled = scrape()
-    assert _total(culled, "nextpyter_culls_total", reason="lifetime") >= 2
     assert _total(culled, "nextpyter_servers_running") == 0
 
     # Pulls: a queued job shows in the queue's gauges, and pagletto counts what it did with
