@@ -433,24 +433,6 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         values="`0,1,2,3`, `GPU-<uuid>,...` or `auto`",
     ),
     Setting(
-        "ENV_DIR",
-        "",
-        "Where each user's persistent environment lives (`<dir>/<user>`: the server's home, "
-        "with `pip install --user`, conda environments, JupyterLab settings), outside the "
-        "users' Nextcloud files; the docker backend bind-mounts it (the directory must be on "
-        "the engine's host). Empty: homes are thrown away at each stop (see "
-        "docs/environments.md).",
-        shown="none (homes do not persist)",
-        values="an absolute directory",
-    ),
-    Setting(
-        "ENV_SIZE_LIMIT",
-        "10g",
-        "The most a user's persistent environment may hold: a launch over it is refused with "
-        "a message (checked at launch, not a quota; see docs/environments.md).",
-        values="a size like 512m or 10g",
-    ),
-    Setting(
         "LOCAL_PYTHON",
         "",
         "Local backend: the interpreter that runs `-m jupyter_server` (it needs "

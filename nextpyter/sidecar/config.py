@@ -68,8 +68,6 @@ class Settings:
     dev_signing_key: Path | None = None
     local_python: str = default("LOCAL_PYTHON")  # empty: the sidecar's own Python
     gpus: str = default("GPUS")  # the GPU inventory as given (gpus.inventory reads it)
-    env_dir: Path | None = None  # users' persistent environments (environments.py)
-    env_size_limit: str = default("ENV_SIZE_LIMIT")
     docker: DockerSettings | None = None
     kubernetes: KubernetesSettings | None = None
 
@@ -176,18 +174,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dev_signing_key=Path(dev_key) if dev_key else None,
         local_python=text(env, "LOCAL_PYTHON"),
         gpus=text(env, "GPUS"),
-        env_dir=Path(text(env, "ENV_DIR")) if text(env, "ENV_DIR") else None,
-        env_size_limit=_size(env, "ENV_SIZE_LIMIT"),
         docker=_docker_settings(env) if backend == "docker" else None,
         kubernetes=kubernetes_settings(env) if backend == "kubernetes" else None,
     )
-
-
-def _size(env: Mapping[str, str], name: str) -> str:
-    value = text(env, name)
-    if not SIZE_RE.fullmatch(value):
-        raise ConfigError(f"{PREFIX}{name}={value!r} must look like 512m or 10g")
-    return value.lower()
 
 
 def _docker_settings(env: Mapping[str, str]) -> DockerSettings:
