@@ -109,6 +109,13 @@ SECTIONS: tuple[Section, ...] = (
         "names.",
     ),
     Section(
+        "signin",
+        "Sign-in",
+        "Optional: users sign in to NextPyter with an OpenID Connect provider or Nextcloud's "
+        'OAuth2 server, besides "Open in Jupyter" ([signin.md](signin.md), which gives '
+        "the steps to register the client). Off while `NEXTPYTER_SIGNIN_PROVIDER` is empty.",
+    ),
+    Section(
         "serving",
         "Serving",
         "Flags of `nextpyter-sidecar` (the flag wins over the variable).",
@@ -360,6 +367,19 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         low=60,
         high=30 * 24 * 3600,
         unit="s",
+    ),
+    Setting(
+        "SESSION_IDLE_TIMEOUT",
+        str(8 * 3600),
+        "How long a browser session lives unused: a session cookie not used for this long "
+        "is refused (the gateway renews it, at most once a minute, while it is used). At "
+        "most `NEXTPYTER_SESSION_MAX_AGE`. While Redis is down cookies are not renewed, so "
+        "a session revoked meanwhile ends at the latest this long after its last renewal.",
+        kind="integer",
+        low=60,
+        high=30 * 24 * 3600,
+        unit="s",
+        shown="28800 (at most the session's lifetime)",
     ),
     Setting(
         "START_TIMEOUT",
@@ -898,6 +918,77 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
         "The gateway's image: stock nginx.",
         services=COMPOSE,
         section="compose",
+    ),
+    # -- sign-in -------------------------------------------------------------------------
+    Setting(
+        "SIGNIN_PROVIDER",
+        "",
+        "Sign-in: `oidc` (any OpenID Connect provider, by its discovery document), "
+        "`nextcloud` (Nextcloud's built-in OAuth2 server), or empty (off).",
+        kind="choice",
+        choices=("", "oidc", "nextcloud"),
+        section="signin",
+    ),
+    Setting(
+        "SIGNIN_ISSUER",
+        "",
+        "`oidc`: the provider's issuer, exactly as its discovery document says it (the "
+        "document is at `<issuer>/.well-known/openid-configuration`). `nextcloud`: "
+        "Nextcloud's base URL, e.g. `https://cloud.example.com`.",
+        kind="url",
+        section="signin",
+    ),
+    Setting(
+        "SIGNIN_CLIENT_ID",
+        "",
+        "The client id NextPyter was registered with at the provider.",
+        section="signin",
+    ),
+    Setting(
+        "SIGNIN_CLIENT_SECRET",
+        "",
+        "The client secret; prefer `NEXTPYTER_SIGNIN_CLIENT_SECRET_FILE`.",
+        kind="secret",
+        secret=True,
+        section="signin",
+    ),
+    Setting(
+        "SIGNIN_CLIENT_SECRET_FILE",
+        "",
+        "A file holding the client secret (a container secret; its line end is dropped).",
+        kind="path",
+        shown="(none)",
+        values="a readable file",
+        section="signin",
+    ),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "The gateway's origin as browsers reach it, e.g. `https://jupyter.example.com`; the "
+        "redirect URI to register is this and `/hub/callback`. Required with sign-in.",
+        kind="url",
+        section="signin",
+    ),
+    Setting(
+        "SIGNIN_USER_CLAIM",
+        "preferred_username",
+        "`oidc`: the ID token claim that holds the Nextcloud user id (installations that "
+        "sign users into Nextcloud through an OIDC app map identities their own way).",
+        section="signin",
+    ),
+    Setting(
+        "SIGNIN_GROUPS_CLAIM",
+        "groups",
+        "`oidc`: the ID token claim with the user's groups (a list of names), if any; a "
+        "profile named like one of them is offered on the dashboard.",
+        section="signin",
+    ),
+    Setting(
+        "SIGNIN_SCOPES",
+        "openid profile",
+        "`oidc`: the scopes asked for (must include `openid`); add the one that puts groups "
+        "in the ID token if the provider has one.",
+        section="signin",
     ),
     # -- the gateway template ------------------------------------------------------------
     Setting(

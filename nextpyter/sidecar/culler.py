@@ -7,7 +7,8 @@ one of them cull in each interval. Limits come from the run-time settings
 its own last activity, which an idle open tab keeps moving: a busy kernel keeps its server
 (cullrules.py, runtime/activity.py, docs/culling.md). Why a server was stopped is
 recorded for the user's next launch and the dashboard (usage.record_stop). A server
-that is still starting, or whose user is being launched right now, is left alone. Each pass also runs the backend's reconcile (as a worker does at start).
+that is still starting, or whose user is being launched right now, is left alone. Each
+pass also runs the backend's reconcile (as a worker does at start).
 
 When Redis or the runtime is down, a pass is skipped and said so once, and the return
 is logged (outages.py); :meth:`Culler.plan` says what a pass would stop now, and why,
@@ -67,7 +68,9 @@ class Culler:
                     with renewing(lock):
                         self.backend.stop(listed.slug)
                     log.info("stopped the server of %s: %s", listed.slug, reason)
-                    record_stop(self.client, listed.slug, kind, reason)  # busy: usage.REASONS
+                    # The busy limit is recorded as idleness (only a silent kernel went on).
+                    recorded = "idle" if kind == cullrules.BUSY else kind
+                    record_stop(self.client, listed.slug, recorded, reason)
                     metrics.count(metrics.CULLS, kind)
                     culled.append((listed.slug, reason))
             finally:

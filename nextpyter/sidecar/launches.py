@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import logging
 import secrets
 import threading
@@ -23,15 +24,24 @@ import redis
 
 from .. import pullqueue
 from ..common.jsonlog import REQUEST_ID
-from . import metrics, progress
+from . import metrics, progress, stopnotice
 from .dynconfig import ConfigStore, Profile, RuntimeConfig
+from .gpus import Gpus
 from .paths import PathRejected, user_files_dir
 from .problems import Problem
 from .pulls import Pulls, PullTimeout, describe
 from .runtime import Backend, BackendError, Server, ServerSpec
 from .sessions import upstream_secret
 from .slugs import slug_for
-from .store import LaunchEvents, StateUnavailable, mark_launched, renewing, spawn_lock
+from .store import (
+    LaunchEvents,
+    StateUnavailable,
+    mark_launched,
+    renewing,
+    spawn_lock,
+    spawn_locked,
+)
+from .usage import last_stop, record_stop
 
 log = logging.getLogger(__name__)
 LOCK_HEARTBEAT = 25.0  # seconds between "waiting" events while another launch holds the lock
@@ -86,8 +96,10 @@ class Launcher:
         config: ConfigStore | None = None,
         default_image: str = "",
         pull_timeout: float = 1800.0,
+        gpus: Gpus | None = None,
     ) -> None:
         self.backend = backend
+        self.gpus = gpus  # the GPU bookkeeping, with an inventory (NEXTPYTER_GPUS)
         self.config = config
         self.default_image = default_image
         self.client = client
@@ -140,6 +152,7 @@ class Launcher:
             finally:
                 with contextlib.suppress(redis.RedisError):
                     lock.release()
+        self._check_gpus(spec)  # none free: refused now (409), not a launch that fails later
         # The thread runs in a copy of this request's context: its log lines, and the pull
         # it may ask for, carry the request's id.
         context = contextvars.copy_context()
@@ -147,6 +160,45 @@ class Launcher:
             target=context.run, args=(self._run, launch, spec), name=f"launch-{slug}", daemon=True
         ).start()
         return launch
+
+    def _gpu_terms(self, spec: ServerSpec) -> tuple[RuntimeConfig, bool] | None:
+        """The settings and the profile's sharing, when ``spec`` gets GPUs by name."""
+        if self.gpus is None or not spec.gpu or self.config is None:
+            return None
+        runtime = self.config.get()
+        profile = runtime.profiles.get(spec.profile, Profile())
+        return runtime, profile.gpu_shared
+
+    def _check_gpus(self, spec: ServerSpec) -> None:
+        terms = self._gpu_terms(spec)
+        if terms is not None and self.gpus is not None:
+            self.gpus.check(
+                self.backend,
+                terms[0],
+                spec.slug,
+                spec.gpu,
+                terms[1],
+                lambda slug: spawn_locked(self.client, slug),
+            )
+
+    def _assign_gpus(self, spec: ServerSpec) -> ServerSpec:
+        """``spec`` with the GPUs assigned to it (under the user's lock); BackendError with
+        the refusal's words if too few are free."""
+        terms = self._gpu_terms(spec)
+        if terms is None or self.gpus is None:
+            return spec
+        try:
+            chosen = self.gpus.assign(
+                self.backend,
+                terms[0],
+                spec.slug,
+                spec.gpu,
+                terms[1],
+                lambda slug: spawn_locked(self.client, slug),
+            )
+        except Problem as refused:
+            raise BackendError(refused.detail) from None
+        return dataclasses.replace(spec, gpu_ids=chosen)
 
     def _count(self, outcome: str) -> None:
         backend = self.backend.name
@@ -254,6 +306,7 @@ class Launcher:
             server = self.backend.status(spec.slug)
             pulled = False
             if server is None:
+                self._why_stopped(launch, spec.slug)
                 if spec.image and not self.backend.has_image(spec.image):
                     with metrics.Timer("pull"):
                         self._pull(launch, spec.image)
@@ -264,6 +317,7 @@ class Launcher:
                     "Starting your Jupyter server",
                     percent=progress.starting_server(pulled),
                 )
+                spec = self._assign_gpus(spec)
                 with metrics.Timer("start"):
                     server = self.backend.start(spec)
             publish(
@@ -296,6 +350,10 @@ class Launcher:
                 self.backend.stop(spec.slug)
             except Exception:  # the failure is reported below; the culler cleans up later
                 log.exception("cleaning up the failed launch of %s", spec.slug)
+            with contextlib.suppress(Exception):  # best effort: the failure is said below
+                record_stop(self.client, spec.slug, "failed", str(error))
+                if self.gpus is not None:
+                    self.gpus.release(spec.slug)
             return {"state": progress.FAILED, "message": str(error)}
         except Exception:
             log.exception("launch of %s failed", spec.slug)
@@ -304,6 +362,17 @@ class Launcher:
                 "message": "The server could not be started because of an internal error. "
                 "Ask your administrator to look at the sidecar's log.",
             }
+
+    def _why_stopped(self, launch: Launch, slug: str) -> None:
+        """Say why the user's server last stopped, if it is known (the culler, an admin, a
+        failure wrote it): the event's ``notice``, which the progress page keeps shown."""
+        try:  # a courtesy, never the launch's failure
+            stop = last_stop(self.client, slug)
+            if stop is not None:
+                notice = f"{stopnotice.sentence(stop)}; starting it again"
+                self.events.publish(launch.id, progress.STARTING, notice, notice=notice, percent=5)
+        except Exception as error:
+            log.info("why %s's server stopped is not said: %s", slug, error)
 
     def _pull(self, launch: Launch, image: str) -> None:
         """Have pagletto pull ``image`` (or join the pull under way) and pass its progress

@@ -54,7 +54,9 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from ..common import keys
-from ..common.env import PREFIX, ConfigError, get, secret
+from ..common.env import PREFIX, ConfigError
+from ..common.settings import secret
+from ..common.settings import text as _text
 from .slugs import InvalidUserId, validate_user_id
 
 log = logging.getLogger(__name__)
@@ -105,20 +107,8 @@ def _http_url(value: str, name: str) -> str:
     return value.rstrip("/")
 
 
-# The settings' defaults (docs/configuration.md, "Sign-in").
-DEFAULTS = {
-    "SIGNIN_PROVIDER": "",
-    "SIGNIN_ISSUER": "",
-    "SIGNIN_CLIENT_ID": "",
-    "PUBLIC_URL": "",
-    "SIGNIN_USER_CLAIM": "preferred_username",
-    "SIGNIN_GROUPS_CLAIM": "groups",
-    "SIGNIN_SCOPES": "openid profile",
-}
-
-
 def text(env: Mapping[str, str], name: str) -> str:
-    return get(env, name, DEFAULTS[name]).strip()
+    return _text(env, name).strip()
 
 
 def load_signin(env: Mapping[str, str], clock_skew: int = 60) -> SignInSettings | None:

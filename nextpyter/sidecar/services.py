@@ -19,6 +19,7 @@ from .apitokens import ApiTokens
 from .config import Settings
 from .dynconfig import ConfigStore
 from .epochs import SessionEpochs
+from .gpus import Gpus, parse_inventory
 from .launches import Launcher
 from .oidc import SignIn, SignInSettings
 from .runtime import Backend, make_backend
@@ -85,6 +86,7 @@ def build_services(
             config=config,
             default_image=settings.image,
             pull_timeout=settings.pull_timeout,
+            gpus=gpu_bookkeeping(settings, backend, client),
         ),
         events=LaunchEvents(client),
         cookies=SessionCookies(
@@ -100,6 +102,14 @@ def build_services(
         signin=SignIn(signin, client) if signin else None,
         stream_slots=threading.BoundedSemaphore(settings.max_streams),
     )
+
+
+def gpu_bookkeeping(settings: Settings, backend: Backend, client: redis.Redis) -> Gpus | None:
+    """The GPU assignment (gpus.py), with an inventory and a backend that needs one (on
+    Kubernetes the device plugin assigns GPUs); ``auto`` asks nvidia-smi once, here."""
+    if not settings.gpus or backend.name not in {"local", "docker"}:
+        return None
+    return Gpus(client, parse_inventory(settings.gpus))
 
 
 def services_of(app: Flask) -> Services:

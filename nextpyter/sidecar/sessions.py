@@ -33,7 +33,8 @@ from flask import Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie
 
-from ..common.env import integer
+from ..common.env import ConfigError
+from ..common.settings import integer
 
 COOKIE_NAME = "nextpyter_session"
 HUB_COOKIE = "nextpyter_hub"  # the dashboard's (and sign-out's), Path /hub/
@@ -216,13 +217,17 @@ class SessionCookies:
         ).hexdigest()
 
 
-IDLE_DEFAULT = 8 * 3600
-
-
 def idle_timeout(env: Mapping[str, str], max_age: int) -> int:
-    """``NEXTPYTER_SESSION_IDLE_TIMEOUT``: how long a session cookie lives unused (60 s to
-    the absolute lifetime, ``NEXTPYTER_SESSION_MAX_AGE``; 8 hours by default)."""
-    return integer(env, "SESSION_IDLE_TIMEOUT", min(IDLE_DEFAULT, max_age), 60, max_age)
+    """``NEXTPYTER_SESSION_IDLE_TIMEOUT``: how long a session cookie lives unused (the
+    table's range and default, and never longer than the absolute lifetime,
+    ``NEXTPYTER_SESSION_MAX_AGE``)."""
+    value = integer(env, "SESSION_IDLE_TIMEOUT")
+    if env.get("NEXTPYTER_SESSION_IDLE_TIMEOUT") and value > max_age:
+        raise ConfigError(
+            f"NEXTPYTER_SESSION_IDLE_TIMEOUT={value} is longer than "
+            f"NEXTPYTER_SESSION_MAX_AGE={max_age}; make it at most that"
+        )
+    return min(value, max_age)
 
 
 def upstream_secret(secret_key: str, slug: str) -> str:

@@ -365,7 +365,7 @@ def test_the_culler_stops_an_idle_pod(
     backend.wait_ready("uma", 60)
     culler = Culler(backend, redis_client, Config(), KEY)  # type: ignore[arg-type]
     assert culler.cull_once(now=time.time()) == []
-    assert culler.cull_once(now=time.time() + 3600) == [("uma", "idle for more than 60 s")]
+    assert culler.cull_once(now=time.time() + 3600) == [("uma", "idle for 60 s")]
     assert pod_names(kubelet) == []
 
 

@@ -11,6 +11,7 @@ from ..problems import Problem
 from ..services import services
 from ..slugs import InvalidUserId, slug_for, validate_user_id
 from ..store import renewing, spawn_lock
+from ..usage import record_stop
 from . import api
 from .bearer import require_scope
 from .schema import check_path
@@ -86,4 +87,5 @@ def stop_session(user_id: str) -> Response:
             lock.release()
     if not found:
         raise Problem(404, "no-server", "No server", f"{user_id!r} has no running server.")
+    record_stop(svc.redis, slug, "admin")  # said on the user's next launch, and the dashboard
     return Response(status=204)
