@@ -251,6 +251,8 @@ def test_run_time_settings_apply_to_launches(
         "memory": "16g",
         "gpu": 1,
         "pids": 1024,
+        "idle_timeout": 0,  # the installation's idle timeout
+        "gpu_shared": False,
     }
     devstack.make_user(settings.data_dir, "pia")
 

@@ -245,7 +245,16 @@ def test_the_settings_the_app_sends_are_what_the_sidecar_parses(app: PhpApp) -> 
     assert config.allowed_images == ("registry.example.com/team/scipy:2024.1", "torch:2.3")
     assert config.default_image == "torch:2.3"
     assert (config.idle_timeout, config.max_lifetime) == (1800, 86400)
-    assert config.to_dict() == body
+    # What the app sends comes back as sent; the sidecar's newer fields (per-profile idle
+    # timeout, GPU sharing, the busy limit) keep their defaults until the app sends them.
+    newer = {"busy_timeout": 0}
+    profile_defaults = {"idle_timeout": 0, "gpu_shared": False}
+    expected = {
+        **body,
+        **newer,
+        "profiles": {name: {**p, **profile_defaults} for name, p in body["profiles"].items()},
+    }
+    assert config.to_dict() == expected
 
     defaults = dynconfig.parse(json.loads(app.sign()["config"]))
     assert list(defaults.profiles) == ["default"]
