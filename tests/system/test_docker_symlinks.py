@@ -97,10 +97,11 @@ def test_links_a_notebook_makes_reach_nothing_of_another_user_or_the_host(
             answer = dstack.get(f"/user/{slug}/api/contents/{name}?content=1", cookie)
             assert answer.status_code in {400, 403, 404}, (name, answer.status_code)
             assert marker not in answer.text
+        # Links into the container's own /etc show the image's files (Jupyter follows links
+        # inside the container): nothing of the host's.
         for name in ("to-etc", "to-passwd"):
             answer = dstack.get(f"/user/{slug}/api/contents/{name}?content=1", cookie)
             assert marker not in answer.text
-            assert answer.status_code in {400, 403, 404}, (name, answer.status_code)
         # On the host the links are there, in alice's files, as the notebook made them:
         # what follows them is the host's business (Nextcloud refuses, by default).
         assert os.readlink(alice / "to-bob-file") == str(bob / "secret.txt")
