@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tests.support.stack import Stack
 
+# The repository the pull tests push their own images to (removed at the end).
+TEST_REPOSITORY = "nextpyter-test"
 UID = 33  # www-data, the owner of Nextcloud's data by default
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,45 +25,15 @@ import redis as redis_lib
 import requests
 
 from devtools import services as devstack
-from devtools.registry import Registry, push, pushed_image, start_registry
+from devtools.registry import Registry, pushed_image, start_registry
 from devtools.services import CACHE
 from nextpyter import pullqueue
 from nextpyter.common.keys import pull_state
 from nextpyter.sidecar.apitokens import ApiTokens
 from nextpyter.sidecar.dynconfig import CONFIG_KEY
 from nextpyter.sidecar.sessions import upstream_secret
-from tests.support.docker import docker_env, make_user
+from tests.support.docker import TEST_REPOSITORY, docker_env, make_user
 from tests.support.stack import Stack, launch_events, start_stack
-
-TEST_REPOSITORY = "nextpyter-test"
-
-
-@pytest.fixture(scope="module")
-def engine_client(docker_engine: tuple[Any, str]) -> Iterator[docker.DockerClient]:
-    client = docker_engine[0].client()
-    yield client
-    for container in client.containers.list(all=True):
-        if f"/{TEST_REPOSITORY}/" in container.attrs["Config"]["Image"]:
-            container.remove(force=True)
-    for image in client.images.list():
-        if any(f"/{TEST_REPOSITORY}/" in tag for tag in image.tags):
-            client.images.remove(image.id, force=True)
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def registry(
-    workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
-) -> Iterator[Registry]:
-    engine, image = docker_engine
-    storage = CACHE / "registry"
-    running = start_registry(workdir / "secrets-registry", engine.netns.host_ip, storage)
-    push(engine_client, image, f"{running.address}/{image}")
-    yield running
-    running.stop()
-    engine_client.images.remove(f"{running.address}/{image}")
-    shutil.rmtree(storage / "docker/registry/v2/repositories" / TEST_REPOSITORY, ignore_errors=True)
-    running.collect_garbage()
 
 
 @pytest.fixture
@@ -88,7 +57,7 @@ def test_a_launch_with_a_pull_logs_no_secret_and_carries_its_request_id(
     keys: tuple[Path, Path],
     signing_key: Any,
     docker_engine: tuple[Any, str],
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     registry: Registry,
     rclient: redis_lib.Redis,
 ) -> None:
@@ -105,7 +74,7 @@ def test_a_launch_with_a_pull_logs_no_secret_and_carries_its_request_id(
     worker: devstack.Service | None = None
     try:
         pushed = pushed_image(
-            engine_client,
+            pull_engine_client,
             base,
             f"{registry.address}/{TEST_REPOSITORY}/s{uuid.uuid4().hex[:10]}:v1",
             4,

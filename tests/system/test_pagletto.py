@@ -30,55 +30,21 @@ import requests
 from devtools import services as devstack
 from devtools.engine import REGISTRY_RANGE, start_engine
 from devtools.netns import throttled
-from devtools.registry import Registry, push, pushed_image, start_registry
+from devtools.registry import Registry, pushed_image, start_registry
 from devtools.services import CACHE
 from nextpyter import pullqueue
 from nextpyter.common.keys import pull_state
 from nextpyter.sidecar.dynconfig import CONFIG_KEY
 from nextpyter.sidecar.signing import mint_admin_token
-from tests.support.docker import docker_env, make_user
+from tests.support.docker import TEST_REPOSITORY, docker_env, make_user
 from tests.support.stack import Stack, launch_events, start_stack, wait_until
 
-TEST_REPOSITORY = "nextpyter-test"
 FAST = {  # workers that take over and give up quickly
     "NEXTPYTER_PULL_CLAIM_IDLE": "2",
     "NEXTPYTER_PULL_BACKOFF": "0.2",
     "NEXTPYTER_PULL_RETRIES": "1",
     "NEXTPYTER_PULL_MAX_DELIVERIES": "3",
 }
-
-
-@pytest.fixture(scope="module")
-def engine_client(docker_engine: tuple[Any, str]) -> Iterator[docker.DockerClient]:
-    client = docker_engine[0].client()
-    yield client
-    # What the tests pulled (from this run's registry, or a killed run's), and any server
-    # still running one.
-    for container in client.containers.list(all=True):
-        if f"/{TEST_REPOSITORY}/" in container.attrs["Config"]["Image"]:
-            container.remove(force=True)
-    for image in client.images.list():
-        if any(f"/{TEST_REPOSITORY}/" in tag for tag in image.tags):
-            client.images.remove(image.id, force=True)
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def registry(
-    workdir: Path, docker_engine: tuple[Any, str], engine_client: docker.DockerClient
-) -> Iterator[Registry]:
-    """A registry on this machine's end of the engine's namespace, storing in the cache
-    (the Jupyter layers are pushed once per machine; the tests' own images are deleted,
-    and their blobs collected, at the end)."""
-    engine, image = docker_engine
-    storage = CACHE / "registry"
-    running = start_registry(workdir / "registry", engine.netns.host_ip, storage)
-    push(engine_client, image, f"{running.address}/{image}")
-    yield running
-    running.stop()
-    engine_client.images.remove(f"{running.address}/{image}")  # the tag, not the image
-    shutil.rmtree(storage / "docker/registry/v2/repositories" / TEST_REPOSITORY, ignore_errors=True)
-    running.collect_garbage()
 
 
 @pytest.fixture(scope="module")
@@ -194,13 +160,13 @@ def admin_headers(signing_key: Any) -> dict[str, str]:
 def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
     pstack: Stack,
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
 ) -> None:
     engine, base = docker_engine
-    image = new_image(engine_client, registry, base, megabytes=32)
+    image = new_image(pull_engine_client, registry, base, megabytes=32)
     allow(rclient, image)
     workers("solo")
     make_user(pstack, "paula")
@@ -228,9 +194,9 @@ def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
     done = state(rclient, image)
     assert done is not None and done.state == "done" and done.percent == 100
     assert done.done >= 32_000_000
-    engine_client.images.get(image)
+    pull_engine_client.images.get(image)
     assert pstack.get(f"/user/{launch['slug']}/api/status", cookie).status_code == 200
-    assert engine_client.containers.get(f"nextpyter-{launch['slug']}").image.tags == [image]
+    assert pull_engine_client.containers.get(f"nextpyter-{launch['slug']}").image.tags == [image]
     # Acknowledged and deleted: nothing pending, nothing dead.
     assert rclient.xlen(pullqueue.STREAM) == 0
     assert rclient.xlen(pullqueue.DEAD_STREAM) == 0
@@ -240,13 +206,13 @@ def test_a_launch_pulls_its_image_with_rising_progress_and_runs_the_notebook(
 def test_twenty_launches_of_a_missing_image_make_one_registry_pull(
     pstack: Stack,
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
 ) -> None:
     engine, base = docker_engine
-    image = new_image(engine_client, registry, base)
+    image = new_image(pull_engine_client, registry, base)
     allow(rclient, image)
     workers("first")
     workers("second")  # two workers, one job: only one of them pulls
@@ -292,13 +258,13 @@ def test_twenty_launches_of_a_missing_image_make_one_registry_pull(
 
 def test_a_worker_killed_mid_pull_is_taken_over_by_another(
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
 ) -> None:
     engine, base = docker_engine
-    image = new_image(engine_client, registry, base, megabytes=40)
+    image = new_image(pull_engine_client, registry, base, megabytes=40)
     with throttled(engine.netns, "24mbit"):  # 40 MB: about 13 s
         first = workers("doomed")
         requested = pullqueue.request_pull(rclient, image, "test")
@@ -316,7 +282,7 @@ def test_a_worker_killed_mid_pull_is_taken_over_by_another(
     assert done.state == "done", done
     assert done.job == requested.job
     assert done.worker.startswith("rescuer") and done.attempt == 2  # delivered twice
-    engine_client.images.get(image)
+    pull_engine_client.images.get(image)
     assert rclient.xlen(pullqueue.STREAM) == 0
     assert rclient.xlen(pullqueue.DEAD_STREAM) == 0
     assert second.process.poll() is None
@@ -371,7 +337,7 @@ def test_bad_jobs_reach_the_dead_letter_stream_and_the_user_sees_why(
 def test_a_registry_that_comes_back_is_tried_again_with_backoff(
     workdir: Path,
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
@@ -379,7 +345,7 @@ def test_a_registry_that_comes_back_is_tried_again_with_backoff(
     """A registry that is down for a moment (a restart): the worker tries again, waiting
     longer each time, and the pull completes within the same delivery."""
     engine, base = docker_engine
-    pushed = new_image(engine_client, registry, base, megabytes=4)
+    pushed = new_image(pull_engine_client, registry, base, megabytes=4)
     port = devstack.free_port()  # where the registry will be, once it is back
     image = pushed.replace(registry.address, f"{engine.netns.host_ip}:{port}")
     workers(
@@ -403,20 +369,20 @@ def test_a_registry_that_comes_back_is_tried_again_with_backoff(
     assert done.state == "done", done
     assert done.attempt == 1 and done.error == ""  # the same delivery, no takeover
     assert rclient.xlen(pullqueue.DEAD_STREAM) == 0
-    engine_client.images.get(image)
+    pull_engine_client.images.get(image)
 
 
 def test_a_job_survives_a_redis_restart(
     workdir: Path,
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     workers: Callable[..., devstack.Service],
 ) -> None:
     """With the persistence a deployment configures (append-only file), a queued job and a
     job being pulled both outlive a Redis restart."""
     engine, base = docker_engine
-    queued, pulling = (new_image(engine_client, registry, base) for _ in range(2))
+    queued, pulling = (new_image(pull_engine_client, registry, base) for _ in range(2))
     directory = workdir / "redis-aof"
     server = devstack.start_redis(directory, persistent=True)
     client = redis_lib.Redis.from_url(server.address, decode_responses=True)
@@ -438,7 +404,7 @@ def test_a_job_survives_a_redis_restart(
         assert client.xlen(pullqueue.STREAM) == 0
         assert not client.xpending(pullqueue.STREAM, pullqueue.GROUP)["pending"]
         for image in (queued, pulling):
-            engine_client.images.get(image)
+            pull_engine_client.images.get(image)
     finally:
         client.close()
         server.stop()
@@ -447,7 +413,7 @@ def test_a_job_survives_a_redis_restart(
 def test_registry_credentials_come_from_configuration_and_are_never_logged(
     workdir: Path,
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
@@ -464,7 +430,7 @@ def test_registry_credentials_come_from_configuration_and_are_never_logged(
         htpasswd=htpasswd,
     )
     try:
-        pushed = new_image(engine_client, registry, base, megabytes=4)
+        pushed = new_image(pull_engine_client, registry, base, megabytes=4)
         image = pushed.replace(registry.address, private.address)
 
         def auth_file(name: str, secret: str) -> str:
@@ -483,7 +449,7 @@ def test_registry_credentials_come_from_configuration_and_are_never_logged(
         right = workers("right", NEXTPYTER_REGISTRY_AUTH=auth_file("right", password))
         pullqueue.request_pull(rclient, image, "test")
         assert final_state(rclient, image).state == "done"
-        engine_client.images.get(image)
+        pull_engine_client.images.get(image)
         right.stop()
         for service in (wrong, right):
             text = service.log.read_text()
@@ -496,14 +462,14 @@ def test_registry_credentials_come_from_configuration_and_are_never_logged(
 def test_the_admin_api_pre_pulls_allowed_images_and_reports_them(
     pstack: Stack,
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
     signing_key: Any,
 ) -> None:
     _, base = docker_engine
-    first, second = (new_image(engine_client, registry, base, megabytes=8) for _ in range(2))
+    first, second = (new_image(pull_engine_client, registry, base, megabytes=8) for _ in range(2))
     allow(rclient, first, second)
     api = f"{pstack.url}/api/v1/images"
 
@@ -594,7 +560,7 @@ def test_a_full_disk_is_a_clear_failure(
 def test_the_progress_page_shows_the_download_in_chromium(
     pstack: Stack,
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
@@ -607,7 +573,7 @@ def test_the_progress_page_shows_the_download_in_chromium(
     from tests.support.browser_flow import chromium, open_in_jupyter_from_nextcloud, origin_of
 
     engine, base = docker_engine
-    image = new_image(engine_client, registry, base, megabytes=24)
+    image = new_image(pull_engine_client, registry, base, megabytes=24)
     allow(rclient, image)
     workers("shown")
     make_user(pstack, "bruno")
@@ -640,7 +606,7 @@ def test_the_progress_page_shows_the_download_in_chromium(
 
 def test_a_download_that_stalls_is_cut_and_tried_again(
     registry: Registry,
-    engine_client: docker.DockerClient,
+    pull_engine_client: docker.DockerClient,
     docker_engine: tuple[Any, str],
     rclient: redis_lib.Redis,
     workers: Callable[..., devstack.Service],
@@ -649,7 +615,7 @@ def test_a_download_that_stalls_is_cut_and_tried_again(
     (its packets dropped): the engine would wait; pagletto cuts the pull after
     NEXTPYTER_PULL_STALL_TIMEOUT and tries again, which completes once traffic flows."""
     engine, base = docker_engine
-    image = new_image(engine_client, registry, base, megabytes=24)
+    image = new_image(pull_engine_client, registry, base, megabytes=24)
     port = registry.address.rsplit(":", 1)[1]
     rule = ["-s", engine.netns.host_ip, "-p", "tcp", "--sport", port, "-j", "DROP"]
     iptables = [*engine.netns.enter, "iptables"]
@@ -674,4 +640,4 @@ def test_a_download_that_stalls_is_cut_and_tried_again(
     assert "stalled" in retrying.error and "NEXTPYTER_PULL_STALL_TIMEOUT" in retrying.error
     assert done.state == "done" and done.attempt == 1, done  # the same delivery
     assert "stalled; cutting it" in worker.log.read_text()
-    engine_client.images.get(image)
+    pull_engine_client.images.get(image)
